@@ -1,0 +1,14 @@
+//! Wire formats shared by the edgeinfer guest (wasm32-wasip2) and host: plain Rust, no
+//! wasmtime, no tract, so both sides compile the same definitions.
+//!
+//! - [`dtype`]: the element types of the `edgeinfer:inference` WIT and their names in the
+//!   formats around it (NumPy, Open Inference Protocol v2).
+//! - [`pack`]: the payload `edgeinfer pack` hands to the generic guest at pre-init time.
+#![deny(unsafe_code)]
+#![warn(unreachable_pub)]
+
+pub mod dtype;
+pub mod pack;
+
+pub use dtype::DType;
+pub use pack::{PackManifest, PackPayload, PayloadError};
