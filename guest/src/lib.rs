@@ -4,10 +4,11 @@
 //! manifest) through `wizer-initialize` and snapshots the result with Wizer, so the packed
 //! component starts with an optimized tract plan already in its memory.
 //!
-//! Modules: [`state`] holds the one model of this instance, [`model`] loads and describes it,
+//! Modules: [`scrub`] keeps freed pack-time buffers out of the snapshot, [`state`] holds the one model of this instance, [`model`] loads and describes it,
 //! [`tensors`] validates and converts tensors crossing the WIT boundary.
 
 mod model;
+mod scrub;
 mod state;
 mod tensors;
 
@@ -18,24 +19,30 @@ mod bindings {
     });
 }
 
-use bindings::exports::edgeinfer::inference::model::Guest as ModelGuest;
 use bindings::edgeinfer::inference::types::{
     Error, ErrorCode, ModelMetadata, NamedTensor, TensorType,
 };
+use bindings::exports::edgeinfer::inference::model::Guest as ModelGuest;
 
 edgeinfer_protocol::dtype_conversions!(TensorType);
 
 impl Error {
     fn new(code: ErrorCode, message: impl Into<String>) -> Error {
-        Error { code, message: message.into() }
+        Error {
+            code,
+            message: message.into(),
+        }
     }
 }
+
+#[global_allocator]
+static ALLOCATOR: scrub::ScrubbingAllocator = scrub::ScrubbingAllocator;
 
 struct Component;
 
 impl bindings::Guest for Component {
     fn wizer_initialize() {
-        if let Err(message) = state::initialize_from_stdin() {
+        if let Err(message) = scrub::scrubbing(state::initialize_from_stdin) {
             // Wizer reports a trap; the host captures stderr to say why.
             eprintln!("edgeinfer guest: {message}");
             std::process::abort();

@@ -35,9 +35,16 @@ impl LoadedModel {
             .map_err(|e| load_error("loading the NNEF model", e))?;
         let manifest = &payload.manifest;
         let facts = |e| load_error("reading the model's inputs and outputs", e);
-        let inputs = describe(&model, model.input_outlets().map_err(facts)?, &manifest.input_names)?;
-        let outputs =
-            describe(&model, model.output_outlets().map_err(facts)?, &manifest.output_names)?;
+        let inputs = describe(
+            &model,
+            model.input_outlets().map_err(facts)?,
+            &manifest.input_names,
+        )?;
+        let outputs = describe(
+            &model,
+            model.output_outlets().map_err(facts)?,
+            &manifest.output_names,
+        )?;
         let plan = model
             .into_optimized()
             .and_then(|m| m.into_runnable())
@@ -67,7 +74,8 @@ impl LoadedModel {
                         Dimension::Free(sym) => symbols.get(sym).copied().unwrap_or(1) as usize,
                     })
                     .collect();
-                Tensor::zero_dt(tensors::to_datum_type(spec.dtype), &shape).map(|t| t.into_tvalue())
+                let dt = tensors::to_datum_type(spec.dtype).context("no tract type")?;
+                Tensor::zero_dt(dt, &shape).map(|t| t.into_tvalue())
             })
             .collect::<TractResult<TVec<_>>>();
         if let Ok(inputs) = inputs {
@@ -111,7 +119,9 @@ fn describe(
         .iter()
         .enumerate()
         .map(|(ix, outlet)| {
-            let fact = model.outlet_fact(*outlet).map_err(|e| load_error("reading model facts", e))?;
+            let fact = model
+                .outlet_fact(*outlet)
+                .map_err(|e| load_error("reading model facts", e))?;
             let name = names
                 .get(ix)
                 .cloned()
@@ -120,7 +130,10 @@ fn describe(
             let dtype = tensors::from_datum_type(fact.datum_type).ok_or_else(|| {
                 Error::new(
                     ErrorCode::UnsupportedOperation,
-                    format!("`{name}` has element type {:?}, which the WIT interface cannot carry", fact.datum_type),
+                    format!(
+                        "`{name}` has element type {:?}, which the WIT interface cannot carry",
+                        fact.datum_type
+                    ),
                 )
             })?;
             let shape = fact
@@ -138,6 +151,10 @@ fn describe(
 
 impl IoSpec {
     fn info(&self) -> TensorInfo {
-        TensorInfo { name: self.name.clone(), ty: self.dtype.into(), shape: self.shape.clone() }
+        TensorInfo {
+            name: self.name.clone(),
+            ty: self.dtype.into(),
+            shape: self.shape.clone(),
+        }
     }
 }

@@ -5,6 +5,7 @@ use crate::bindings::edgeinfer::inference::types::{
     Dimension, Error, ErrorCode, NamedTensor, Tensor as WitTensor,
 };
 use edgeinfer_protocol::DType;
+pub(crate) use edgeinfer_protocol::tract::{from_datum_type, to_datum_type};
 use std::collections::BTreeMap;
 use tract_nnef::internal::*;
 
@@ -13,43 +14,6 @@ pub(crate) struct IoSpec {
     pub(crate) name: String,
     pub(crate) dtype: DType,
     pub(crate) shape: Vec<Dimension>,
-}
-
-pub(crate) fn to_datum_type(dtype: DType) -> DatumType {
-    match dtype {
-        DType::F16 => DatumType::F16,
-        DType::F32 => DatumType::F32,
-        DType::F64 => DatumType::F64,
-        // tract has no bfloat16; no loaded model declares it, so validation refuses it first.
-        DType::BF16 => DatumType::U16,
-        DType::U8 => DatumType::U8,
-        DType::I32 => DatumType::I32,
-        DType::I64 => DatumType::I64,
-        DType::Bool => DatumType::Bool,
-        DType::I8 => DatumType::I8,
-        DType::I16 => DatumType::I16,
-        DType::U16 => DatumType::U16,
-        DType::U32 => DatumType::U32,
-        DType::U64 => DatumType::U64,
-    }
-}
-
-pub(crate) fn from_datum_type(dt: DatumType) -> Option<DType> {
-    Some(match dt {
-        DatumType::F16 => DType::F16,
-        DatumType::F32 => DType::F32,
-        DatumType::F64 => DType::F64,
-        DatumType::U8 => DType::U8,
-        DatumType::I32 => DType::I32,
-        DatumType::I64 => DType::I64,
-        DatumType::Bool => DType::Bool,
-        DatumType::I8 => DType::I8,
-        DatumType::I16 => DType::I16,
-        DatumType::U16 => DType::U16,
-        DatumType::U32 => DType::U32,
-        DatumType::U64 => DType::U64,
-        _ => return None,
-    })
 }
 
 fn invalid(message: String) -> Error {
@@ -79,7 +43,10 @@ pub(crate) fn validate_inputs(
             let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
             return Err(Error::new(
                 ErrorCode::NotFound,
-                format!("unknown input `{name}`; the model's inputs are: {}", known.join(", ")),
+                format!(
+                    "unknown input `{name}`; the model's inputs are: {}",
+                    known.join(", ")
+                ),
             ));
         }
         if by_name.insert(name.clone(), tensor).is_some() {
@@ -162,9 +129,15 @@ fn check_tensor<'s>(
 
 fn to_tract(spec: &IoSpec, tensor: WitTensor) -> Result<TValue, Error> {
     let shape: Vec<usize> = tensor.dimensions.iter().map(|&d| d as usize).collect();
+    let dt = to_datum_type(spec.dtype).ok_or_else(|| {
+        Error::new(
+            ErrorCode::UnsupportedOperation,
+            format!("input `{}`: tract has no {}", spec.name, spec.dtype),
+        )
+    })?;
     // SAFETY: check_tensor proved that `data` holds exactly shape.product() elements of the
     // declared plain (non-pointer) type, and that bool bytes are 0 or 1.
-    let t = unsafe { Tensor::from_raw_dt(to_datum_type(spec.dtype), &shape, &tensor.data) }
+    let t = unsafe { Tensor::from_raw_dt(dt, &shape, &tensor.data) }
         .map_err(|e| invalid(format!("input `{}`: {e:#}", spec.name)))?;
     Ok(t.into_tvalue())
 }
@@ -173,7 +146,10 @@ pub(crate) fn to_named_tensor(name: &str, value: &TValue) -> Result<NamedTensor,
     let dtype = from_datum_type(value.datum_type()).ok_or_else(|| {
         Error::new(
             ErrorCode::UnsupportedOperation,
-            format!("output `{name}` has element type {:?}, which the WIT interface cannot carry", value.datum_type()),
+            format!(
+                "output `{name}` has element type {:?}, which the WIT interface cannot carry",
+                value.datum_type()
+            ),
         )
     })?;
     let dimensions = value
@@ -181,9 +157,18 @@ pub(crate) fn to_named_tensor(name: &str, value: &TValue) -> Result<NamedTensor,
         .iter()
         .map(|&d| u32::try_from(d))
         .collect::<Result<Vec<u32>, _>>()
-        .map_err(|_| Error::new(ErrorCode::TooLarge, format!("output `{name}` has a dimension over 2^32")))?;
+        .map_err(|_| {
+            Error::new(
+                ErrorCode::TooLarge,
+                format!("output `{name}` has a dimension over 2^32"),
+            )
+        })?;
     Ok(NamedTensor {
         name: name.to_string(),
-        tensor: WitTensor { dimensions, ty: dtype.into(), data: value.as_bytes().to_vec() },
+        tensor: WitTensor {
+            dimensions,
+            ty: dtype.into(),
+            data: value.as_bytes().to_vec(),
+        },
     })
 }

@@ -9,6 +9,8 @@
 
 pub mod dtype;
 pub mod pack;
+#[cfg(feature = "tract")]
+pub mod tract;
 
 pub use dtype::DType;
 pub use pack::{PackManifest, PackPayload, PayloadError};

@@ -61,13 +61,18 @@ impl PackPayload {
 
     pub fn decode(bytes: &[u8]) -> Result<PackPayload, PayloadError> {
         let rest = bytes.strip_prefix(MAGIC).ok_or(PayloadError::BadMagic)?;
-        let (len, rest) = rest.split_first_chunk::<4>().ok_or(PayloadError::Truncated)?;
+        let (len, rest) = rest
+            .split_first_chunk::<4>()
+            .ok_or(PayloadError::Truncated)?;
         let len = u32::from_le_bytes(*len) as usize;
         if rest.len() < len {
             return Err(PayloadError::Truncated);
         }
         let (manifest, nnef) = rest.split_at(len);
-        Ok(PackPayload { manifest: serde_json::from_slice(manifest)?, nnef: nnef.to_vec() })
+        Ok(PackPayload {
+            manifest: serde_json::from_slice(manifest)?,
+            nnef: nnef.to_vec(),
+        })
     }
 }
 
@@ -93,8 +98,17 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        assert!(matches!(PackPayload::decode(b"nope"), Err(PayloadError::BadMagic)));
-        assert!(matches!(PackPayload::decode(b"EIPK\x10\0\0\0{}"), Err(PayloadError::Truncated)));
-        assert!(matches!(PackPayload::decode(b"EIPK\x02\0\0\0{x"), Err(PayloadError::Manifest(_))));
+        assert!(matches!(
+            PackPayload::decode(b"nope"),
+            Err(PayloadError::BadMagic)
+        ));
+        assert!(matches!(
+            PackPayload::decode(b"EIPK\x10\0\0\0{}"),
+            Err(PayloadError::Truncated)
+        ));
+        assert!(matches!(
+            PackPayload::decode(b"EIPK\x02\0\0\0{x"),
+            Err(PayloadError::Manifest(_))
+        ));
     }
 }

@@ -1,0 +1,52 @@
+//! A global allocator that zeroes memory as it is freed, switched on only during pack-time
+//! initialization. Wizer snapshots every non-zero byte of linear memory: without scrubbing,
+//! the freed NNEF payload and parse buffers would ride along in the packed component next to
+//! the optimized plan. After init it is a pass-through.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static SCRUB: AtomicBool = AtomicBool::new(false);
+
+pub(crate) struct ScrubbingAllocator;
+
+unsafe impl GlobalAlloc for ScrubbingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if SCRUB.load(Ordering::Relaxed) {
+            unsafe { ptr.write_bytes(0, layout.size()) };
+        }
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if !SCRUB.load(Ordering::Relaxed) {
+            return unsafe { System.realloc(ptr, layout, new_size) };
+        }
+        // Move by hand so the old block goes through the scrubbing `dealloc`.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let new = unsafe { self.alloc(new_layout) };
+        if !new.is_null() {
+            unsafe {
+                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        new
+    }
+}
+
+/// Runs `f` with scrubbing on.
+pub(crate) fn scrubbing<T>(f: impl FnOnce() -> T) -> T {
+    SCRUB.store(true, Ordering::Relaxed);
+    let out = f();
+    SCRUB.store(false, Ordering::Relaxed);
+    out
+}

@@ -1,0 +1,145 @@
+//! Timings of a model component: instantiation, cold first answer (fresh instance), warm
+//! answer (reused instance) and, given the ONNX, native tract on the same input in the same
+//! run. Medians over repeated runs; comparisons as ratios, never as absolute assertions.
+
+use crate::native::NativeModel;
+use crate::runtime::{Metadata, Model};
+use crate::{DType, Tensor};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Stats {
+    pub runs: usize,
+    pub median_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Stats {
+    fn from(mut samples: Vec<Duration>) -> Stats {
+        samples.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let n = samples.len();
+        let median = if n % 2 == 1 {
+            ms(samples[n / 2])
+        } else {
+            (ms(samples[n / 2 - 1]) + ms(samples[n / 2])) / 2.0
+        };
+        Stats {
+            runs: n,
+            median_ms: median,
+            min_ms: ms(samples[0]),
+            max_ms: ms(samples[n - 1]),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchReport {
+    /// Fresh instance from the pre-instantiated component.
+    pub instantiate: Stats,
+    /// Fresh instance to first answer: what a serverless request pays.
+    pub cold: Stats,
+    /// Answer from a reused instance.
+    pub warm: Stats,
+    /// Native tract on the same graph and input, if the ONNX was given.
+    pub native: Option<Stats>,
+    /// cold / warm (goal for a pre-initialized component: <= 1.1).
+    pub cold_over_warm: f64,
+    /// native time / component time: the component's speed relative to native (goal >= 0.8).
+    pub speed_vs_native: Option<f64>,
+    /// Largest linear memory of the warm instance.
+    pub memory_peak_bytes: usize,
+}
+
+fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<Duration> {
+    let start = Instant::now();
+    f()?;
+    Ok(start.elapsed())
+}
+
+pub fn bench(
+    model: &Model,
+    inputs: &[Tensor],
+    native: Option<&NativeModel>,
+    runs: usize,
+) -> Result<BenchReport> {
+    let runs = runs.max(1);
+    let instantiate = (0..runs)
+        .map(|_| time(|| model.instantiate()))
+        .collect::<Result<Vec<_>>>()?;
+    let cold = (0..runs)
+        .map(|_| time(|| Ok(model.instantiate()?.infer(inputs)?)))
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut instance = model.instantiate()?;
+    instance
+        .infer(inputs)
+        .context("the model rejected the benchmark input")?;
+    let warm = (0..runs)
+        .map(|_| time(|| Ok(instance.infer(inputs)?)))
+        .collect::<Result<Vec<_>>>()?;
+
+    let native = match native {
+        Some(native) => {
+            native
+                .run(inputs)
+                .context("native tract rejected the benchmark input")?;
+            Some(Stats::from(
+                (0..runs)
+                    .map(|_| time(|| native.run(inputs)))
+                    .collect::<Result<Vec<_>>>()?,
+            ))
+        }
+        None => None,
+    };
+    let (cold, warm) = (Stats::from(cold), Stats::from(warm));
+    Ok(BenchReport {
+        instantiate: Stats::from(instantiate),
+        cold_over_warm: cold.median_ms / warm.median_ms,
+        speed_vs_native: native.as_ref().map(|n| n.median_ms / warm.median_ms),
+        cold,
+        warm,
+        native,
+        memory_peak_bytes: instance.memory_peak_bytes(),
+    })
+}
+
+/// Deterministic inputs for every declared input: floats in [0, 1), integers and bools 0.
+/// Free dimensions take their value from `symbols`, else 1.
+pub fn synthetic_inputs(metadata: &Metadata, symbols: &BTreeMap<String, u64>) -> Vec<Tensor> {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed >> 40) as f32 / (1u64 << 24) as f32
+    };
+    metadata
+        .inputs
+        .iter()
+        .map(|spec| {
+            let mut with_defaults = symbols.clone();
+            for d in &spec.shape {
+                if let crate::runtime::Dim::Free(s) = d {
+                    with_defaults.entry(s.clone()).or_insert(1);
+                }
+            }
+            let shape = spec
+                .concrete_shape(&with_defaults)
+                .expect("all symbols set");
+            let len: usize = shape.iter().product();
+            let data = match spec.dtype {
+                DType::F32 => (0..len).flat_map(|_| next().to_le_bytes()).collect(),
+                DType::F64 => (0..len)
+                    .flat_map(|_| (next() as f64).to_le_bytes())
+                    .collect(),
+                other => vec![0; len * other.size()],
+            };
+            Tensor::new(spec.name.clone(), spec.dtype, &shape, data)
+        })
+        .collect()
+}

@@ -1,0 +1,89 @@
+use super::{LimitArgs, NamedPath, dims_map, load_model, parse_dim, read_inputs};
+use anyhow::{Context, Result};
+use clap::Args;
+use edgeinfer::bench::{BenchReport, Stats, bench, synthetic_inputs};
+use edgeinfer::native::NativeModel;
+use edgeinfer::pack::InputShape;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub(super) struct BenchArgs {
+    /// The model component (.wasm or .cwasm)
+    model: PathBuf,
+    /// The ONNX the component was packed from: also time native tract on the same input
+    #[arg(long)]
+    onnx: Option<PathBuf>,
+    /// The --input-shape values given to `pack`, so native tract sees the same graph
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    input_shapes: Vec<InputShape>,
+    /// Inputs as .npy (NAME=FILE); default: deterministic synthetic data
+    #[arg(short, long = "input", value_name = "NAME=FILE")]
+    inputs: Vec<NamedPath>,
+    /// Size of a free dimension for synthetic inputs, e.g. N=1 (repeatable; default 1)
+    #[arg(long = "dim", value_name = "SYMBOL=SIZE", value_parser = parse_dim)]
+    dims: Vec<(String, u64)>,
+    /// Timed runs of each measurement
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+pub(super) fn run(args: BenchArgs) -> Result<()> {
+    let runtime = args.limits.runtime()?;
+    let model = load_model(&runtime, &args.model)?;
+    let metadata = model.metadata()?;
+    let inputs = if args.inputs.is_empty() {
+        synthetic_inputs(&metadata, &dims_map(&args.dims))
+    } else {
+        read_inputs(&metadata, &args.inputs)?
+    };
+    let native = args
+        .onnx
+        .as_deref()
+        .map(|onnx| {
+            NativeModel::from_onnx(onnx, &args.input_shapes)
+                .with_context(|| format!("native tract on {}", onnx.display()))
+        })
+        .transpose()?;
+    let report = bench(&model, &inputs, native.as_ref(), args.runs)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_human(&metadata.name, &report);
+    }
+    Ok(())
+}
+
+fn print_human(name: &str, r: &BenchReport) {
+    let row = |what: &str, s: &Stats| {
+        println!(
+            "  {what:30} {:>10.3} ms   (min {:.3}, max {:.3}, {} runs)",
+            s.median_ms, s.min_ms, s.max_ms, s.runs
+        )
+    };
+    println!("{name}: medians");
+    row("instantiate", &r.instantiate);
+    row("cold: fresh instance + infer", &r.cold);
+    row("warm: infer on a live instance", &r.warm);
+    if let Some(native) = &r.native {
+        row("native tract (same graph)", native);
+    }
+    println!(
+        "  cold / warm                    {:>10.2}x  (goal <= 1.10 pre-initialized)",
+        r.cold_over_warm
+    );
+    if let Some(speed) = r.speed_vs_native {
+        println!(
+            "  speed vs native tract          {:>10.2}x  (goal >= 0.80)",
+            speed
+        );
+    }
+    println!(
+        "  guest memory peak              {:>10.1} MiB",
+        r.memory_peak_bytes as f64 / (1 << 20) as f64
+    );
+}

@@ -1,0 +1,158 @@
+//! Subcommands of the `edgeinfer` CLI.
+
+mod bench;
+mod infer;
+mod info;
+mod pack;
+mod precompile;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use edgeinfer::{Runtime, RuntimeConfig};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Run ONNX models as sandboxed WebAssembly components: pack once, run anywhere.
+#[derive(Parser)]
+#[command(name = "edgeinfer", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Pack an ONNX model into a pre-initialized model component (.wasm)
+    Pack(pack::PackArgs),
+    /// Show a model component's name, version, inputs and outputs
+    Info(info::InfoArgs),
+    /// Run one inference on .npy inputs
+    Infer(infer::InferArgs),
+    /// Compile a component ahead of time to a .cwasm that later runs load without compiling
+    Precompile(precompile::PrecompileArgs),
+    /// Time instantiation, cold and warm inference, and native tract on the same input
+    Bench(bench::BenchArgs),
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Pack(args) => pack::run(args),
+        Command::Info(args) => info::run(args),
+        Command::Infer(args) => infer::run(args),
+        Command::Precompile(args) => precompile::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+/// Sandbox limits shared by the commands that run a model.
+#[derive(Args, Clone)]
+struct LimitArgs {
+    /// Memory limit of a model instance, in MiB
+    #[arg(long, value_name = "MIB", default_value_t = 1024)]
+    memory_limit: usize,
+    /// Deadline of one inference, in seconds; past it the model is stopped
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    deadline: f64,
+}
+
+impl LimitArgs {
+    fn runtime(&self) -> Result<Runtime> {
+        Runtime::new(RuntimeConfig {
+            memory_limit: self.memory_limit << 20,
+            deadline: Duration::from_secs_f64(self.deadline),
+            ..RuntimeConfig::default()
+        })
+    }
+}
+
+/// `name=path` (or a bare path when the model has one input).
+#[derive(Clone, Debug)]
+struct NamedPath {
+    name: Option<String>,
+    path: PathBuf,
+}
+
+impl std::str::FromStr for NamedPath {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.split_once('=') {
+            Some((name, path)) if !name.is_empty() => NamedPath {
+                name: Some(name.to_string()),
+                path: path.into(),
+            },
+            _ => NamedPath {
+                name: None,
+                path: s.into(),
+            },
+        })
+    }
+}
+
+/// Reads `-i name=file.npy` inputs, naming a bare path after the model's only input.
+fn read_inputs(
+    metadata: &edgeinfer::Metadata,
+    given: &[NamedPath],
+) -> Result<Vec<edgeinfer::Tensor>> {
+    given
+        .iter()
+        .map(|input| {
+            let name = match &input.name {
+                Some(name) => name.clone(),
+                None if metadata.inputs.len() == 1 => metadata.inputs[0].name.clone(),
+                None => anyhow::bail!(
+                    "the model has {} inputs; name each one: -i NAME=file.npy (inputs: {})",
+                    metadata.inputs.len(),
+                    metadata
+                        .inputs
+                        .iter()
+                        .map(|i| i.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            edgeinfer::npy::read_npy_file(&input.path, &name)
+        })
+        .collect()
+}
+
+/// `--dim N=4`: values of free dimensions.
+fn parse_dim(s: &str) -> Result<(String, u64), String> {
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected SYMBOL=SIZE"))?;
+    let v = v
+        .parse()
+        .map_err(|_| format!("`{s}`: size must be a number"))?;
+    Ok((k.to_string(), v))
+}
+
+fn dims_map(dims: &[(String, u64)]) -> BTreeMap<String, u64> {
+    dims.iter().cloned().collect()
+}
+
+/// Where compiled code of the generic guest is cached: `$EDGEINFER_CACHE_DIR`, else the
+/// user cache dir.
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("EDGEINFER_CACHE_DIR") {
+        return Some(dir.into());
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("edgeinfer"))
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+fn load_model(runtime: &Runtime, path: &std::path::Path) -> Result<edgeinfer::Model> {
+    runtime
+        .load(path)
+        .with_context(|| format!("cannot load {}", path.display()))
+}

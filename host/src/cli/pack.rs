@@ -1,0 +1,82 @@
+use super::{cache_dir, human_bytes};
+use anyhow::Result;
+use clap::Args;
+use edgeinfer::pack::{InputShape, PackOptions};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub(super) struct PackArgs {
+    /// The ONNX model
+    model: PathBuf,
+    /// Output component [default: <model stem>.wasm in the current directory]
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Model name reported by the component [default: the model's file stem]
+    #[arg(long)]
+    name: Option<String>,
+    /// Model version reported by the component
+    #[arg(long, default_value = "1")]
+    version: String,
+    /// Fix or name the dims of an input, e.g. x=1,3,224,224 or x=N,3,H,W (repeatable)
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    input_shapes: Vec<InputShape>,
+    /// Do not pre-initialize: the component parses the model on its first call
+    #[arg(long)]
+    no_preinit: bool,
+    /// Also write a precompiled .cwasm next to the output
+    #[arg(long)]
+    precompile: bool,
+    /// Print the report as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub(super) fn run(args: PackArgs) -> Result<()> {
+    let runtime = edgeinfer::Runtime::new(edgeinfer::RuntimeConfig::default())?;
+    let output = args.output.clone().unwrap_or_else(|| {
+        let stem = args.model.file_stem().unwrap_or_default();
+        PathBuf::from(stem).with_extension("wasm")
+    });
+    let options = PackOptions {
+        name: args.name,
+        version: Some(args.version),
+        input_shapes: args.input_shapes,
+        no_preinit: args.no_preinit,
+        cache_dir: cache_dir(),
+    };
+    if !args.json {
+        eprintln!("packing {} ...", args.model.display());
+    }
+    let report = edgeinfer::pack::pack(&runtime, &args.model, &output, &options)?;
+    if args.precompile {
+        let cwasm = edgeinfer::runtime::precompiled_path(&output);
+        let bytes = runtime.precompile(&std::fs::read(&output)?)?;
+        edgeinfer::pack::write_atomically(&cwasm, &bytes)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "wrote {}: {} ({} gzipped), sha256 {}",
+        report.output.display(),
+        human_bytes(report.bytes),
+        human_bytes(report.gzip_bytes),
+        &report.sha256[..16]
+    );
+    match (&report.preinitialized, &report.fallback_reason) {
+        (true, _) => println!(
+            "pre-initialized: yes (optimized plan in the snapshot; convert {:.0} ms, pre-init {:.0} ms)",
+            report.convert_time.as_secs_f64() * 1e3,
+            report.preinit_time.as_secs_f64() * 1e3
+        ),
+        (false, Some(reason)) => {
+            println!("pre-initialized: no, the model loads on its first call ({reason})")
+        }
+        (false, None) => println!("pre-initialized: no"),
+    }
+    if let Some(m) = &report.metadata {
+        super::info::print_io(m);
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! tract running natively, outside wasm, on the same NNEF graph the component carries: the
+//! baseline `edgeinfer bench` measures the component against, and a reference for tests.
+
+use crate::pack::{InputShape, nnef, onnx_to_nnef};
+use crate::{DType, Tensor};
+use anyhow::{Context, Result};
+use edgeinfer_protocol::tract::{from_datum_type, to_datum_type};
+use std::path::Path;
+use std::sync::Arc;
+use tract_onnx::prelude::*;
+
+pub struct NativeModel {
+    plan: Arc<TypedSimplePlan>,
+    input_names: Vec<String>,
+    output_names: Vec<String>,
+}
+
+impl NativeModel {
+    /// Converts the ONNX model exactly as `pack` does, then optimizes it for this CPU.
+    pub fn from_onnx(path: &Path, shapes: &[InputShape]) -> Result<NativeModel> {
+        let converted = onnx_to_nnef(path, shapes)?;
+        let plan = nnef()
+            .model_for_read(&mut &converted.nnef[..])
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        Ok(NativeModel {
+            plan,
+            input_names: converted.input_names,
+            output_names: converted.output_names,
+        })
+    }
+
+    /// Runs the model; inputs are matched by name.
+    pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        let values = self
+            .input_names
+            .iter()
+            .map(|name| {
+                let t = inputs
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .with_context(|| format!("missing input `{name}`"))?;
+                let dt =
+                    to_datum_type(t.dtype).with_context(|| format!("tract has no {}", t.dtype))?;
+                anyhow::ensure!(
+                    t.data.len() == t.len() * t.dtype.size(),
+                    "`{name}`: data length"
+                );
+                // SAFETY: the byte length matches the shape and plain element type.
+                let tensor =
+                    unsafe { tract_onnx::prelude::Tensor::from_raw_dt(dt, &t.shape, &t.data) }
+                        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                Ok(tensor.into_tvalue())
+            })
+            .collect::<Result<TVec<_>>>()?;
+        let outputs = self
+            .plan
+            .run(values)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        outputs
+            .iter()
+            .zip(&self.output_names)
+            .map(|(value, name)| {
+                let dtype: DType = from_datum_type(value.datum_type()).with_context(|| {
+                    format!("output `{name}` has type {:?}", value.datum_type())
+                })?;
+                Ok(crate::Tensor::new(
+                    name.clone(),
+                    dtype,
+                    value.shape(),
+                    value.as_bytes().to_vec(),
+                ))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,118 @@
+//! `edgeinfer pack`: ONNX model -> NNEF -> generic guest -> Wizer snapshot -> one component.
+
+mod onnx;
+mod preinit;
+
+pub use onnx::{Converted, InputShape, nnef, onnx_to_nnef};
+
+use crate::runtime::{Metadata, Runtime};
+use anyhow::{Context, Result};
+use edgeinfer_protocol::{PackManifest, PackPayload};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, Default)]
+pub struct PackOptions {
+    /// Model name; defaults to the ONNX file stem.
+    pub name: Option<String>,
+    /// Model version; defaults to "1".
+    pub version: Option<String>,
+    pub input_shapes: Vec<InputShape>,
+    /// Skip the pre-initialization: the component parses the model on its first call.
+    pub no_preinit: bool,
+    /// Where compiled code of the generic guest is kept between runs (saves a compile).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What `pack` produced.
+#[derive(Debug, serde::Serialize)]
+pub struct PackReport {
+    pub output: PathBuf,
+    pub bytes: u64,
+    pub gzip_bytes: u64,
+    pub sha256: String,
+    pub preinitialized: bool,
+    /// Why pre-init was not done, when it was not.
+    pub fallback_reason: Option<String>,
+    pub metadata: Option<Metadata>,
+    pub convert_time: Duration,
+    pub preinit_time: Duration,
+}
+
+/// Converts an ONNX model into what the guest loads: NNEF plus the manifest.
+pub fn payload_from_onnx(onnx: &Path, options: &PackOptions) -> Result<PackPayload> {
+    let converted = onnx_to_nnef(onnx, &options.input_shapes)?;
+    let stem = onnx.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
+    let manifest = PackManifest {
+        name: options.name.clone().unwrap_or_else(|| stem.to_string()),
+        version: options.version.clone().unwrap_or_else(|| "1".to_string()),
+        preinit: !options.no_preinit,
+        input_names: converted.input_names,
+        output_names: converted.output_names,
+        warmup_symbols: Default::default(),
+    };
+    Ok(PackPayload {
+        manifest,
+        nnef: converted.nnef,
+    })
+}
+
+/// Packs an ONNX model into a component at `output`.
+pub fn pack(
+    runtime: &Runtime,
+    onnx: &Path,
+    output: &Path,
+    options: &PackOptions,
+) -> Result<PackReport> {
+    let started = Instant::now();
+    let payload = payload_from_onnx(onnx, options)?;
+    let convert_time = started.elapsed();
+
+    let started = Instant::now();
+    let packed = preinit::snapshot(runtime, &payload, options.cache_dir.as_deref())?;
+    let preinit_time = started.elapsed();
+
+    write_atomically(output, &packed.component)?;
+    Ok(PackReport {
+        output: output.to_path_buf(),
+        bytes: packed.component.len() as u64,
+        gzip_bytes: gzip_len(&packed.component),
+        sha256: sha256_hex(&packed.component),
+        preinitialized: packed.preinitialized,
+        fallback_reason: packed.fallback_reason,
+        metadata: packed.metadata,
+        convert_time,
+        preinit_time,
+    })
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn gzip_len(bytes: &[u8]) -> u64 {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).expect("writing to memory");
+    encoder.finish().expect("writing to memory").len() as u64
+}
+
+/// A sibling temp path unique to this process and call.
+pub(crate) fn temp_path_for(path: &Path) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}-{n}", std::process::id()));
+    path.with_file_name(name)
+}
+
+/// Temp file + rename: a reader never sees half a component.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_path_for(path);
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,100 @@
+//! Pre-initialization with Wizer: the generic guest reads the model from stdin in its
+//! `wizer-initialize`, parses, optimizes and warms it up; the snapshot of its memory becomes
+//! the packed component, so a fresh instance starts with a ready plan.
+
+use crate::runtime::{Metadata, Runtime};
+use anyhow::{Context, Result};
+use edgeinfer_protocol::PackPayload;
+use std::path::Path;
+use std::sync::OnceLock;
+use wasmtime_wizer::{WasmtimeWizerComponent, Wizer};
+
+pub(super) struct Snapshot {
+    pub(super) component: Vec<u8>,
+    pub(super) preinitialized: bool,
+    pub(super) fallback_reason: Option<String>,
+    pub(super) metadata: Option<Metadata>,
+}
+
+fn wizer() -> Wizer {
+    let mut wizer = Wizer::new();
+    // The init export must stay: the core module's export of the same name is what the
+    // component's lifted export refers to (removing it breaks loading). The guest makes it a
+    // no-op once a model is in.
+    wizer.keep_init_func(true);
+    wizer
+}
+
+/// The instrumented generic guest, made once per process.
+fn instrumented_guest() -> Result<&'static [u8]> {
+    static INSTRUMENTED: OnceLock<Vec<u8>> = OnceLock::new();
+    if let Some(bytes) = INSTRUMENTED.get() {
+        return Ok(bytes);
+    }
+    let (_, bytes) = wizer().instrument_component(crate::GENERIC_GUEST)?;
+    Ok(INSTRUMENTED.get_or_init(|| bytes))
+}
+
+pub(super) fn snapshot(
+    runtime: &Runtime,
+    payload: &PackPayload,
+    cache_dir: Option<&Path>,
+) -> Result<Snapshot> {
+    let instrumented = instrumented_guest()?;
+    let guest = match cache_dir {
+        Some(dir) => runtime.load_bytes_cached(instrumented, dir)?,
+        None => runtime.load_bytes(instrumented)?,
+    };
+    let wizer = wizer();
+    let (cx, _) = wizer.instrument_component(crate::GENERIC_GUEST)?;
+
+    let (eager, fallback_reason) = if payload.manifest.preinit {
+        match guest.instantiate_unpacked(payload) {
+            Ok(instance) => (Some(instance), None),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        }
+    } else {
+        (None, Some("--no-preinit".to_string()))
+    };
+
+    let (mut instance, metadata, preinitialized) = match eager {
+        Some(mut instance) => {
+            let metadata = instance
+                .metadata()
+                .context("reading the packed model's metadata")?;
+            (instance, Some(metadata), true)
+        }
+        None => {
+            let mut deferred = payload.clone();
+            deferred.manifest.preinit = false;
+            // Metadata from a throwaway eager instance, if the model loads at all.
+            let mut eager = payload.clone();
+            eager.manifest.preinit = true;
+            let metadata = guest
+                .instantiate_unpacked(&eager)
+                .ok()
+                .and_then(|mut i| i.metadata().ok());
+            let instance = guest
+                .instantiate_unpacked(&deferred)
+                .context("handing the model to the guest failed")?;
+            (instance, metadata, false)
+        }
+    };
+
+    let (store, raw) = instance.raw_parts();
+    let component = pollster::block_on(wizer.snapshot_component(
+        &cx,
+        &mut WasmtimeWizerComponent {
+            store,
+            instance: raw,
+        },
+    ))
+    .map_err(anyhow::Error::from)
+    .context("snapshotting the pre-initialized guest")?;
+    Ok(Snapshot {
+        component,
+        preinitialized,
+        fallback_reason,
+        metadata,
+    })
+}

@@ -1,0 +1,110 @@
+//! The one wasmtime configuration edgeinfer uses everywhere (run, pack, serve, tests).
+
+use anyhow::Result;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Resource limits of model instances.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Largest linear memory an instance may grow to (bytes).
+    pub memory_limit: usize,
+    /// Wall-clock budget of one `infer` or `metadata` call; past it the guest is interrupted.
+    pub deadline: Duration,
+    /// Instances that may exist at once (sizes the pooling allocator).
+    pub max_instances: u32,
+    /// Use the pooling allocator (pre-reserved slots, fastest instantiation). Off, instances
+    /// are allocated on demand.
+    pub pooling: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            memory_limit: 1 << 30,
+            deadline: Duration::from_secs(30),
+            max_instances: 64,
+            pooling: true,
+        }
+    }
+}
+
+/// How often the epoch advances; deadlines are rounded up to it.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine> {
+    let mut c = Config::new();
+    c.wasm_component_model(true)
+        .wasm_simd(true)
+        .wasm_relaxed_simd(true)
+        // As `wasmtime wizer` does: identical results whatever CPU runs the snapshot.
+        .relaxed_simd_deterministic(true)
+        .epoch_interruption(true)
+        .cranelift_opt_level(wasmtime::OptLevel::Speed)
+        .parallel_compilation(true);
+    if config.pooling {
+        let mut pool = PoolingAllocationConfig::default();
+        let n = config.max_instances.max(1);
+        // A Rust wasip2 component holds a handful of core instances, memories and tables
+        // (main module plus wit-component shims); leave room for them.
+        pool.total_component_instances(n)
+            .total_core_instances(n * 8)
+            .total_memories(n * 2)
+            .total_tables(n * 8)
+            .max_core_instances_per_component(16)
+            .max_memories_per_component(4)
+            .max_tables_per_component(16)
+            .max_memory_size(config.memory_limit)
+            .max_component_instance_size(1 << 20)
+            .max_core_instance_size(1 << 20);
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    Ok(Engine::new(&c)?)
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] so per-call deadlines fire.
+pub(crate) struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub(crate) fn start(engine: &Engine) -> EpochTicker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let engine = engine.weak();
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("edgeinfer-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    match engine.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .expect("spawning the epoch thread");
+        EpochTicker {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Deadline in epoch ticks, at least one.
+pub(crate) fn deadline_ticks(deadline: Duration) -> u64 {
+    (deadline.as_micros() / EPOCH_TICK.as_micros()).max(1) as u64 + 1
+}

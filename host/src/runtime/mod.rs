@@ -1,0 +1,205 @@
+//! Running model components: one engine configuration for every use (CLI, tests, embedders).
+//!
+//! A [`Runtime`] owns the wasmtime engine (SIMD, pooling allocator, epoch interruption) and
+//! the WASI linker; [`Runtime::load`] compiles or maps a component into a [`Model`]; each
+//! [`Instance`] of a model is a sandbox with its own memory cap and per-call deadline, and
+//! gets no files, no network, no environment.
+
+pub mod bindings;
+mod engine;
+mod instance;
+
+pub use engine::RuntimeConfig;
+pub use instance::{Dim, InferError, Instance, Metadata, Model, TensorSpec, code_name};
+
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store};
+
+pub(crate) use instance::HostState;
+
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+struct RuntimeInner {
+    engine: Engine,
+    linker: Linker<HostState>,
+    config: RuntimeConfig,
+    _ticker: engine::EpochTicker,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig) -> Result<Runtime> {
+        let engine = engine::build_engine(&config)?;
+        let mut linker = Linker::new(&engine);
+        // Rust std on wasm32-wasip2 imports the WASI CLI world; the context behind it grants
+        // nothing (see `HostState::new`).
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        let ticker = engine::EpochTicker::start(&engine);
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                linker,
+                config,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn linker(&self) -> &Linker<HostState> {
+        &self.inner.linker
+    }
+
+    pub(crate) fn new_store(&self, stdin: Option<Vec<u8>>) -> Store<HostState> {
+        let mut store = Store::new(
+            &self.inner.engine,
+            HostState::new(&self.inner.config, stdin),
+        );
+        store.limiter(|state| &mut state.limits);
+        // Epoch interruption is on: without a deadline the first call would trap.
+        store.set_epoch_deadline(engine::deadline_ticks(self.inner.config.deadline));
+        store
+    }
+
+    /// Loads a component from a file: a `.cwasm` made by [`Runtime::precompile`] (or
+    /// `edgeinfer precompile`), or a `.wasm`, in which case a sibling `.cwasm` newer than it is
+    /// used instead of compiling.
+    pub fn load(&self, path: &Path) -> Result<Model> {
+        let component = if path.extension().is_some_and(|e| e == "cwasm") {
+            self.deserialize_file(path)?
+        } else {
+            match fresh_precompiled(path) {
+                Some(cwasm) => match self.deserialize_file(&cwasm) {
+                    Ok(component) => component,
+                    Err(e) => {
+                        tracing::warn!("ignoring {}: {e:#}", cwasm.display());
+                        self.compile_file(path)?
+                    }
+                },
+                None => self.compile_file(path)?,
+            }
+        };
+        Model::new(self.clone(), component)
+    }
+
+    /// Compiles a component from bytes.
+    pub fn load_bytes(&self, wasm: &[u8]) -> Result<Model> {
+        Model::new(self.clone(), self.compile(wasm)?)
+    }
+
+    /// Like [`Runtime::load_bytes`], but keeps the compiled code in `cache_dir` (keyed by the
+    /// bytes' sha256 and wasmtime's version) so later processes map it instead of compiling.
+    pub fn load_bytes_cached(&self, wasm: &[u8], cache_dir: &Path) -> Result<Model> {
+        let key = crate::pack::sha256_hex(wasm);
+        let path = cache_dir.join(format!(
+            "{}-wasmtime{}.cwasm",
+            &key[..16],
+            wasmtime_version()
+        ));
+        if path.exists() {
+            if let Ok(component) = self.deserialize_file(&path) {
+                return Model::new(self.clone(), component);
+            }
+        }
+        let component = self.compile(wasm)?;
+        std::fs::create_dir_all(cache_dir)?;
+        let tmp = crate::pack::temp_path_for(&path);
+        std::fs::write(&tmp, component.serialize()?)?;
+        std::fs::rename(&tmp, &path)?;
+        Model::new(self.clone(), component)
+    }
+
+    /// Ahead-of-time compiles a component for this engine configuration and host CPU.
+    pub fn precompile(&self, wasm: &[u8]) -> Result<Vec<u8>> {
+        check_is_component(wasm)?;
+        Ok(self.inner.engine.precompile_component(wasm)?)
+    }
+
+    /// The generic guest (no model): the base of [`Runtime::load_unpacked`].
+    pub fn generic_guest(&self, cache_dir: Option<&Path>) -> Result<Model> {
+        match cache_dir {
+            Some(dir) => self.load_bytes_cached(crate::GENERIC_GUEST, dir),
+            None => self.load_bytes(crate::GENERIC_GUEST),
+        }
+    }
+
+    fn compile(&self, wasm: &[u8]) -> Result<Component> {
+        check_is_component(wasm)?;
+        Ok(Component::new(&self.inner.engine, wasm)?)
+    }
+
+    fn compile_file(&self, path: &Path) -> Result<Component> {
+        let wasm = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        self.compile(&wasm)
+            .with_context(|| format!("loading {}", path.display()))
+    }
+
+    fn deserialize_file(&self, path: &Path) -> Result<Component> {
+        // SAFETY: wasmtime checks the header (version, engine settings) before mapping; the
+        // remaining trust is that the file was made by `precompile`, as for any .cwasm.
+        let component = unsafe { Component::deserialize_file(&self.inner.engine, path) }
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("loading precompiled {}", path.display()))?;
+        Ok(component)
+    }
+}
+
+fn wasmtime_version() -> &'static str {
+    "48.0.8"
+}
+
+/// `model.cwasm` beside `model.wasm`, if it exists and is not older than it.
+pub fn precompiled_path(wasm: &Path) -> PathBuf {
+    wasm.with_extension("cwasm")
+}
+
+fn fresh_precompiled(wasm: &Path) -> Option<PathBuf> {
+    let cwasm = precompiled_path(wasm);
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let (w, c): (SystemTime, SystemTime) = (modified(wasm)?, modified(&cwasm)?);
+    (c >= w).then_some(cwasm)
+}
+
+/// A clear error for files that are not components (a core module, an ONNX file, text...).
+fn check_is_component(bytes: &[u8]) -> Result<()> {
+    match bytes {
+        [0, b'a', b's', b'm', _, _, 1, 0, ..] => Ok(()),
+        [0, b'a', b's', b'm', 1, 0, 0, 0, ..] => anyhow::bail!(
+            "this is a core WebAssembly module, not a component; pack a model with `edgeinfer pack`"
+        ),
+        _ => anyhow::bail!("not a WebAssembly component (no `\\0asm` header)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_components() {
+        assert!(check_is_component(b"\0asm\x0d\0\x01\0").is_ok());
+        let core = check_is_component(b"\0asm\x01\0\0\0")
+            .unwrap_err()
+            .to_string();
+        assert!(core.contains("core WebAssembly module"), "{core}");
+        assert!(
+            check_is_component(b"\x08\x07onnx")
+                .unwrap_err()
+                .to_string()
+                .contains("not a WebAssembly")
+        );
+    }
+}
