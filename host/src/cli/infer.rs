@@ -111,12 +111,12 @@ fn top_labels(t: &Tensor, labels: &[String]) -> Option<serde_json::Value> {
     let rows = values
         .chunks(classes)
         .map(|row| {
-            let (ix, score) = row
-                .iter()
-                .enumerate()
-                .fold((0, f64::NEG_INFINITY), |best, (i, &v)| {
-                    if v > best.1 { (i, v) } else { best }
-                });
+            let (ix, score) =
+                row.iter()
+                    .enumerate()
+                    .fold((0, f64::NEG_INFINITY), |best, (i, &v)| {
+                        if v > best.1 { (i, v) } else { best }
+                    });
             json!({"label": labels[ix], "score": score})
         })
         .collect();

@@ -93,10 +93,14 @@ pub fn onnx_to_nnef(path: &Path, shapes: &[InputShape]) -> Result<Converted> {
         .into_typed()
         .and_then(|m| m.into_decluttered())
         .map_err(|e| anyhow::anyhow!("{e:#}"))
-        .context(
-            "tract could not analyse this model; if it has free dimensions that tract cannot \
-             reason about, fix them with --input-shape name=1,3,224,224",
-        )?;
+        .with_context(|| {
+            format!(
+                "tract could not analyse this model (an operator it does not support, or free \
+                 dimensions it cannot reason about: fix those with --input-shape, e.g. \
+                 --input-shape {}=1,3,224,224)",
+                input_names.first().map(String::as_str).unwrap_or("input")
+            )
+        })?;
 
     let nnef_framework = nnef();
     let mut nnef = Vec::new();

@@ -1,0 +1,207 @@
+//! The `edgeinfer` binary as a user runs it: exit codes, one-line errors, outputs on disk.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn work_dir() -> PathBuf {
+    let dir = root().join("target/edgeinfer-test/cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn edgeinfer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edgeinfer"))
+        .args(args)
+        .env(
+            "EDGEINFER_CACHE_DIR",
+            root().join("target/edgeinfer-test-cache"),
+        )
+        .output()
+        .expect("running edgeinfer")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs and expects failure with exit code 1 and a single `error: ...` line containing `needle`.
+fn fails_with(args: &[&str], needle: &str) {
+    let o = edgeinfer(args);
+    assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    let last = lines.last().copied().unwrap_or("");
+    assert!(
+        last.starts_with("error: ") && last.contains(needle),
+        "{args:?}: {err}"
+    );
+}
+
+fn cnn_dir() -> PathBuf {
+    root().join("models/test/cnn")
+}
+
+/// cnn packed once, with a .cwasm beside it so later commands skip compiling.
+fn packed_cnn() -> &'static str {
+    static PACKED: OnceLock<String> = OnceLock::new();
+    PACKED.get_or_init(|| {
+        let out = work_dir().join("cnn.wasm");
+        let onnx = cnn_dir().join("model.onnx");
+        let o = edgeinfer(&[
+            "pack",
+            onnx.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--name",
+            "digits",
+            "--precompile",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains("pre-initialized: yes"), "{text}");
+        assert!(text.contains("input  fp32   [1,1,28,28]"), "{text}");
+        assert!(out.with_extension("cwasm").exists());
+        out.to_str().unwrap().to_string()
+    })
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let o = edgeinfer(&["--help"]);
+    assert!(o.status.success());
+    for cmd in ["pack", "info", "infer", "precompile", "bench"] {
+        assert!(stdout(&o).contains(cmd), "{cmd}");
+    }
+}
+
+#[test]
+fn infer_writes_npy_outputs_matching_onnxruntime() {
+    let wasm = packed_cnn();
+    let input = cnn_dir().join("inputs/input.npy");
+    let out_dir = work_dir().join("cnn-out");
+    let o = edgeinfer(&[
+        "infer",
+        wasm,
+        "-i",
+        input.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(summary["model"]["name"], "digits");
+    assert_eq!(summary["outputs"][0]["shape"], serde_json::json!([1, 10]));
+    let got = edgeinfer::npy::read_npy_file(&out_dir.join("probs.npy"), "probs").unwrap();
+    let want =
+        edgeinfer::npy::read_npy_file(&cnn_dir().join("expected/probs.npy"), "probs").unwrap();
+    assert!(got.max_abs_diff(&want).unwrap() <= 1e-5);
+}
+
+#[test]
+fn info_reads_metadata() {
+    let o = edgeinfer(&["info", packed_cnn(), "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(info["name"], "digits");
+    assert_eq!(
+        info["inputs"][0]["shape"],
+        serde_json::json!([1, 1, 28, 28])
+    );
+    assert_eq!(info["preinitialized"], true);
+    let cwasm = Path::new(packed_cnn()).with_extension("cwasm");
+    let o = edgeinfer(&["info", cwasm.to_str().unwrap()]);
+    assert!(stdout(&o).contains("name      digits"), "{}", stdout(&o));
+}
+
+#[test]
+fn bench_reports_cold_warm_and_native() {
+    let onnx = cnn_dir().join("model.onnx");
+    let o = edgeinfer(&[
+        "bench",
+        packed_cnn(),
+        "--onnx",
+        onnx.to_str().unwrap(),
+        "--runs",
+        "3",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    for key in ["instantiate", "cold", "warm", "native"] {
+        assert_eq!(r[key]["runs"], 3, "{key}");
+    }
+    assert!(r["speed_vs_native"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_inputs_fail_with_one_line_naming_the_problem() {
+    let wasm = packed_cnn();
+    let dir = work_dir();
+    let corrupt = dir.join("corrupt.npy");
+    std::fs::write(&corrupt, b"\x93NUMPY garbage").unwrap();
+    fails_with(
+        &["infer", wasm, "-i", corrupt.to_str().unwrap()],
+        "not a valid .npy",
+    );
+
+    let input = cnn_dir().join("inputs/input.npy");
+    fails_with(
+        &["infer", wasm, "-i", &format!("pixels={}", input.display())],
+        "unknown input `pixels`",
+    );
+
+    let wrong_shape = root().join("models/test/mlp/inputs/x.npy");
+    fails_with(
+        &["infer", wasm, "-i", wrong_shape.to_str().unwrap()],
+        "the model expects [1,1,28,28]",
+    );
+
+    let onnx = cnn_dir().join("model.onnx");
+    fails_with(
+        &[
+            "infer",
+            onnx.to_str().unwrap(),
+            "-i",
+            input.to_str().unwrap(),
+        ],
+        "not a WebAssembly component",
+    );
+    fails_with(
+        &["info", dir.join("missing.wasm").to_str().unwrap()],
+        "missing.wasm",
+    );
+
+    let corrupt_onnx = dir.join("corrupt.onnx");
+    std::fs::write(&corrupt_onnx, &std::fs::read(&onnx).unwrap()[..500]).unwrap();
+    fails_with(
+        &[
+            "pack",
+            corrupt_onnx.to_str().unwrap(),
+            "-o",
+            dir.join("x.wasm").to_str().unwrap(),
+        ],
+        "not an ONNX model",
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = edgeinfer(&["infer"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = edgeinfer(&["pack", "m.onnx", "--input-shape", "nonsense"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("expected name=d1,d2"), "{}", stderr(&o));
+}
