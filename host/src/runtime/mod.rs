@@ -109,10 +109,10 @@ impl Runtime {
             &key[..16],
             wasmtime_version()
         ));
-        if path.exists() {
-            if let Ok(component) = self.deserialize_file(&path) {
-                return Model::new(self.clone(), component);
-            }
+        if path.exists()
+            && let Ok(component) = self.deserialize_file(&path)
+        {
+            return Model::new(self.clone(), component);
         }
         let component = self.compile(wasm)?;
         std::fs::create_dir_all(cache_dir)?;
