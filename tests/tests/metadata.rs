@@ -46,3 +46,28 @@ fn free_dimensions_are_reported_by_symbol() {
     assert_eq!(json["inputs"][0]["shape"], serde_json::json!(["N", 16]));
     assert_eq!(json["inputs"][0]["dtype"], "fp32");
 }
+
+#[test]
+fn packing_is_reproducible() {
+    let case = model_case("test", "cnn");
+    let dir = common::root().join("target/edgeinfer-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    let shas: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|tag| {
+            let wasm = dir.join(format!("cnn-repro-{tag}.wasm"));
+            edgeinfer::pack::pack(
+                &common::runtime(),
+                &case.onnx(),
+                &wasm,
+                &case.pack_options(),
+            )
+            .unwrap()
+            .sha256
+        })
+        .collect();
+    assert_eq!(
+        shas[0], shas[1],
+        "the same model and options must pack to the same bytes"
+    );
+}

@@ -50,7 +50,10 @@ pub(super) fn run(args: InferArgs) -> Result<()> {
             edgeinfer::npy::write_npy_file(output, &path)?;
             summary["file"] = path.display().to_string().into();
         }
-        if let Some(top) = labels.as_ref().and_then(|labels| top_labels(output, labels)) {
+        if let Some(top) = labels
+            .as_ref()
+            .and_then(|labels| top_labels(output, labels))
+        {
             summary["top"] = top;
         }
         summaries.push(summary);

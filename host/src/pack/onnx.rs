@@ -105,7 +105,8 @@ pub fn onnx_to_nnef(path: &Path, shapes: &[InputShape]) -> Result<Converted> {
     let nnef_framework = nnef();
     let mut nnef = Vec::new();
     nnef_framework
-        .write_to_tar(&typed, &mut nnef)
+        // Deterministic: a fixed tar timestamp, so the same model packs to the same bytes.
+        .write_to_tar_with_config(&typed, &mut nnef, false, true)
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .context("the model uses an operator that cannot be serialized to NNEF")?;
 

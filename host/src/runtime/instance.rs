@@ -14,7 +14,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, ResourceTable};
 use wasmtime::{ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{Deterministic, WasiCtx, WasiCtxView, WasiView};
 
 /// Per-instance host state: a WASI context that grants nothing but stdin (used only to hand
 /// a model to the generic guest) and a captured stderr, plus the memory limiter.
@@ -32,6 +32,12 @@ impl HostState {
         wasi.stderr(stderr.clone());
         if let Some(bytes) = stdin {
             wasi.stdin(MemoryInputPipe::new(bytes));
+            // A model handed in at pack time ends up in a snapshot: fixed "random" bytes (std
+            // seeds its HashMaps from them) make the same model pack to the same bytes.
+            let seed: Vec<u8> = (0u8..=255).collect();
+            wasi.secure_random(Deterministic::new(seed.clone()))
+                .insecure_random(Deterministic::new(seed))
+                .insecure_random_seed(0);
         }
         HostState {
             wasi: wasi.build(),
