@@ -169,6 +169,12 @@ fn bad_inputs_fail_with_one_line_naming_the_problem() {
         "the model expects [1,1,28,28]",
     );
 
+    let wrong_dtype = root().join("models/test/int64/inputs/ids.npy");
+    fails_with(
+        &["infer", wasm, "-i", wrong_dtype.to_str().unwrap()],
+        "has dtype i64, the model expects fp32",
+    );
+
     let onnx = cnn_dir().join("model.onnx");
     fails_with(
         &[
