@@ -167,3 +167,33 @@ fn corrupt_onnx_is_refused_by_pack() {
         "{err:#}"
     );
 }
+
+#[test]
+fn a_corrupt_model_traps_at_load_with_the_guest_reason() {
+    let guest = runtime().generic_guest(Some(&common::cache_dir())).unwrap();
+    let mut payload =
+        edgeinfer::pack::payload_from_onnx(&model_case("test", "cnn").onnx(), &Default::default())
+            .unwrap();
+    payload.nnef.truncate(payload.nnef.len() / 3);
+    let err = guest
+        .instantiate_unpacked(&payload)
+        .err()
+        .expect("a truncated model must not load");
+    let message = format!("{err:#}");
+    assert!(
+        message.contains("edgeinfer guest: loading the NNEF model"),
+        "{message}"
+    );
+    // The compiled guest is unharmed: the intact model loads in the next instance.
+    payload.nnef =
+        edgeinfer::pack::payload_from_onnx(&model_case("test", "cnn").onnx(), &Default::default())
+            .unwrap()
+            .nnef;
+    let case = model_case("test", "cnn");
+    let outputs = guest
+        .instantiate_unpacked(&payload)
+        .unwrap()
+        .infer(&case.inputs())
+        .unwrap();
+    common::compare(&outputs, &case.expected(), case.tolerance).unwrap();
+}

@@ -5,7 +5,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
 });
 
-pub use edgeinfer::inference::types::{
+pub use self::edgeinfer::inference::types::{
     Dimension, Error as WitError, ErrorCode, ModelMetadata, NamedTensor, Tensor as WitTensor,
     TensorType,
 };
