@@ -7,6 +7,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    restore_default_sigpipe();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("EDGEINFER_LOG")
@@ -27,4 +28,14 @@ fn main() -> ExitCode {
 /// `outer: inner: cause` on one line, the shape a log or a scheduler can keep.
 fn one_line(err: &anyhow::Error) -> String {
     format!("{err:#}").replace('\n', " ")
+}
+
+/// `edgeinfer info m.wasm | head` should end quietly when `head` closes the pipe, as other
+/// Unix tools do, instead of panicking on the failed write (Rust ignores SIGPIPE by default).
+fn restore_default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
