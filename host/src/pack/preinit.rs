@@ -6,7 +6,6 @@ use crate::runtime::{Metadata, Runtime};
 use anyhow::{Context, Result};
 use edgeinfer_protocol::PackPayload;
 use std::path::Path;
-use std::sync::OnceLock;
 use wasmtime_wizer::{WasmtimeWizerComponent, Wizer};
 
 pub(super) struct Snapshot {
@@ -25,28 +24,19 @@ fn wizer() -> Wizer {
     wizer
 }
 
-/// The instrumented generic guest, made once per process.
-fn instrumented_guest() -> Result<&'static [u8]> {
-    static INSTRUMENTED: OnceLock<Vec<u8>> = OnceLock::new();
-    if let Some(bytes) = INSTRUMENTED.get() {
-        return Ok(bytes);
-    }
-    let (_, bytes) = wizer().instrument_component(crate::GENERIC_GUEST)?;
-    Ok(INSTRUMENTED.get_or_init(|| bytes))
-}
-
 pub(super) fn snapshot(
     runtime: &Runtime,
     payload: &PackPayload,
     cache_dir: Option<&Path>,
 ) -> Result<Snapshot> {
-    let instrumented = instrumented_guest()?;
-    let guest = match cache_dir {
-        Some(dir) => runtime.load_bytes_cached(instrumented, dir)?,
-        None => runtime.load_bytes(instrumented)?,
-    };
+    // Instrumenting is deterministic, so the cache (keyed by the instrumented bytes) spares
+    // the compile on every pack after the first.
     let wizer = wizer();
-    let (cx, _) = wizer.instrument_component(crate::GENERIC_GUEST)?;
+    let (cx, instrumented) = wizer.instrument_component(crate::GENERIC_GUEST)?;
+    let guest = match cache_dir {
+        Some(dir) => runtime.load_bytes_cached(&instrumented, dir)?,
+        None => runtime.load_bytes(&instrumented)?,
+    };
 
     let (eager, fallback_reason) = if payload.manifest.preinit {
         match guest.instantiate_unpacked(payload) {
