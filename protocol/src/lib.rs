@@ -4,10 +4,12 @@
 //! - [`dtype`]: the element types of the `edgeinfer:inference` WIT and their names in the
 //!   formats around it (NumPy, Open Inference Protocol v2).
 //! - [`pack`]: the payload `edgeinfer pack` hands to the generic guest at pre-init time.
+//! - [`oip`]: the Open Inference Protocol v2 REST codec (routes, JSON and binary tensors).
 #![deny(unsafe_code)]
 #![warn(unreachable_pub)]
 
 pub mod dtype;
+pub mod oip;
 pub mod pack;
 #[cfg(feature = "tract")]
 pub mod tract;
