@@ -4,6 +4,7 @@
 For each model (already extracted by models/fetch) this writes:
     inputs/<input_name>.npy     meaningful, deterministic input data
     expected/<output_name>.npy  output of onnxruntime (CPUExecutionProvider)
+    request.json                the inputs as an OIP v2 (KServe v2) infer request body
     io.json                     inputs/outputs (name, dtype, shape as onnxruntime
                                 reports them) + the .npy file for each
 and for the image models a sample.png of the rendered input.
@@ -189,6 +190,21 @@ def describe(meta, file: str, data: np.ndarray) -> dict:
             "file": file, "data_dtype": str(data.dtype), "data_shape": list(data.shape)}
 
 
+OIP_DATATYPES = {"float32": "FP32", "float64": "FP64", "int64": "INT64", "int32": "INT32",
+                 "uint8": "UINT8", "bool": "BOOL"}
+
+
+def write_request(d: str, feeds: dict[str, np.ndarray]) -> None:
+    """request.json: the reference inputs as an Open Inference Protocol v2 infer body, for
+    `curl -d @request.json .../infer` and the HTTP tests."""
+    body = {"id": "reference", "inputs": [
+        {"name": k, "shape": list(v.shape), "datatype": OIP_DATATYPES[str(v.dtype)],
+         "data": v.reshape(-1).tolist()} for k, v in feeds.items()]}
+    with open(os.path.join(d, "request.json.tmp"), "w") as fh:
+        json.dump(body, fh, separators=(",", ":"))
+    os.replace(os.path.join(d, "request.json.tmp"), os.path.join(d, "request.json"))
+
+
 def make(name: str, d: str, force: bool) -> None:
     model = os.path.join(d, "model.onnx")
     io_json = os.path.join(d, "io.json")
@@ -216,6 +232,7 @@ def make(name: str, d: str, force: bool) -> None:
         f = f"expected/{safe_name(meta.name)}.npy"
         np.save(os.path.join(d, f), out_map[meta.name])
         desc["outputs"].append(describe(meta, f, out_map[meta.name]))
+    write_request(d, feeds)
     with open(io_json + ".tmp", "w") as fh:
         json.dump(desc, fh, indent=2)
         fh.write("\n")

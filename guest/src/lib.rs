@@ -4,9 +4,12 @@
 //! manifest) through `wizer-initialize` and snapshots the result with Wizer, so the packed
 //! component starts with an optimized tract plan already in its memory.
 //!
+//! It also answers the Open Inference Protocol v2 over `wasi:http/incoming-handler` ([`http`]).
+//!
 //! Modules: [`scrub`] keeps freed pack-time buffers out of the snapshot, [`state`] holds the one model of this instance, [`model`] loads and describes it,
 //! [`tensors`] validates and converts tensors crossing the WIT boundary.
 
+mod http;
 mod model;
 mod scrub;
 mod state;

@@ -17,11 +17,13 @@
 //! the baseline for benchmarks and tests), [`bench`] (timings).
 #![warn(unreachable_pub)]
 
+pub mod batch;
 pub mod bench;
 pub mod native;
 pub mod npy;
 pub mod pack;
 pub mod runtime;
+pub mod serve;
 pub mod tensor;
 
 pub use edgeinfer_protocol::DType;

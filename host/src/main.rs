@@ -8,19 +8,22 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
+    let args = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("EDGEINFER_LOG")
-                .unwrap_or_else(|_| "warn".into()),
+                .unwrap_or_else(|_| args.default_log_filter().into()),
         )
         .with_writer(std::io::stderr)
+        // Colors only on a terminal: logs that go to files and collectors stay plain.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let args = cli::Cli::parse();
+    let error_code = args.error_exit_code();
     match cli::run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {}", one_line(&err));
-            ExitCode::from(1)
+            ExitCode::from(error_code)
         }
     }
 }

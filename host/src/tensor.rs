@@ -184,3 +184,25 @@ mod tests {
         );
     }
 }
+
+impl From<edgeinfer_protocol::oip::Tensor> for Tensor {
+    fn from(t: edgeinfer_protocol::oip::Tensor) -> Tensor {
+        Tensor {
+            name: t.name,
+            dtype: t.dtype,
+            shape: t.shape.iter().map(|&d| d as usize).collect(),
+            data: t.data,
+        }
+    }
+}
+
+impl From<Tensor> for edgeinfer_protocol::oip::Tensor {
+    fn from(t: Tensor) -> edgeinfer_protocol::oip::Tensor {
+        edgeinfer_protocol::oip::Tensor {
+            name: t.name,
+            dtype: t.dtype,
+            shape: t.shape.iter().map(|&d| d as u64).collect(),
+            data: t.data,
+        }
+    }
+}

@@ -1,10 +1,12 @@
 //! Subcommands of the `edgeinfer` CLI.
 
+mod batch;
 mod bench;
 mod infer;
 mod info;
 mod pack;
 mod precompile;
+mod serve;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -33,15 +35,44 @@ enum Command {
     Precompile(precompile::PrecompileArgs),
     /// Time instantiation, cold and warm inference, and native tract on the same input
     Bench(bench::BenchArgs),
+    /// Serve models over the Open Inference Protocol v2 (KServe v2 REST) with versions,
+    /// traffic split, hot reload and Prometheus metrics
+    Serve(serve::ServeArgs),
+    /// Run a model over many records (.npy, JSONL of OIP requests, CSV) in parallel,
+    /// resumably, with a progress bar, a JSON report and scheduler-friendly exit codes
+    Batch(batch::BatchArgs),
 }
 
-pub fn run(cli: Cli) -> Result<()> {
+impl Cli {
+    /// Log level when `EDGEINFER_LOG` is unset: a server logs its requests, a tool only warns.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self.command {
+            Command::Serve(_) => "info,wasmtime=warn,cranelift=warn",
+            _ => "warn",
+        }
+    }
+
+    /// Exit code of a failed command: 2 for `batch` (usage or model error, as opposed to 1
+    /// for failed records), 1 for the others.
+    pub fn error_exit_code(&self) -> u8 {
+        match self.command {
+            Command::Batch(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Runs the command; `Ok` carries the exit code.
+pub fn run(cli: Cli) -> Result<u8> {
+    let done = |r: Result<()>| r.map(|()| 0);
     match cli.command {
-        Command::Pack(args) => pack::run(args),
-        Command::Info(args) => info::run(args),
-        Command::Infer(args) => infer::run(args),
-        Command::Precompile(args) => precompile::run(args),
-        Command::Bench(args) => bench::run(args),
+        Command::Pack(args) => done(pack::run(args)),
+        Command::Info(args) => done(info::run(args)),
+        Command::Infer(args) => done(infer::run(args)),
+        Command::Precompile(args) => done(precompile::run(args)),
+        Command::Bench(args) => done(bench::run(args)),
+        Command::Serve(args) => done(serve::run(args)),
+        Command::Batch(args) => batch::run(args),
     }
 }
 
@@ -57,12 +88,16 @@ struct LimitArgs {
 }
 
 impl LimitArgs {
-    fn runtime(&self) -> Result<Runtime> {
-        Runtime::new(RuntimeConfig {
+    fn runtime_config(&self) -> RuntimeConfig {
+        RuntimeConfig {
             memory_limit: self.memory_limit << 20,
             deadline: Duration::from_secs_f64(self.deadline),
             ..RuntimeConfig::default()
-        })
+        }
+    }
+
+    fn runtime(&self) -> Result<Runtime> {
+        Runtime::new(self.runtime_config())
     }
 }
 

@@ -15,11 +15,15 @@ use wasmtime::component::{Component, ResourceTable};
 use wasmtime::{ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
 use wasmtime_wasi::{Deterministic, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// Per-instance host state: a WASI context that grants nothing but stdin (used only to hand
-/// a model to the generic guest) and a captured stderr, plus the memory limiter.
+/// a model to the generic guest) and a captured stderr, wasi:http for the component's OIP
+/// handler (incoming requests only; outgoing ones are denied), plus the memory limiter.
 pub(crate) struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_hooks: DenyOutgoingHttp,
     table: ResourceTable,
     stderr: MemoryOutputPipe,
     pub(crate) limits: MemoryLimiter,
@@ -41,6 +45,8 @@ impl HostState {
         }
         HostState {
             wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            http_hooks: DenyOutgoingHttp,
             table: ResourceTable::new(),
             stderr,
             limits: MemoryLimiter {
@@ -68,12 +74,59 @@ impl WasiView for HostState {
     }
 }
 
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
+}
+
+/// A model component has no business calling out: every outgoing request is refused.
+struct DenyOutgoingHttp;
+
+impl wasmtime_wasi_http::WasiHttpHooks for DenyOutgoingHttp {
+    fn send_request(
+        &mut self,
+        _request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<wasmtime_wasi_http::WasiBody>,
+                        Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                    ),
+                    wasmtime_wasi_http::Error,
+                >,
+            > + Send,
+    > {
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
 /// Caps linear memory and remembers a refused growth, so an out-of-memory trap is reported
 /// as such rather than as the guest's `unreachable`.
 pub(crate) struct MemoryLimiter {
     limit: usize,
     peak: usize,
     denied: Option<usize>,
+}
+
+impl MemoryLimiter {
+    /// Why the instance failed, if it was refused memory.
+    pub(crate) fn denied_message(&self) -> Option<String> {
+        self.denied.map(|asked| {
+            InferError::OutOfMemory {
+                limit_mib: self.limit >> 20,
+                asked_mib: asked >> 20,
+            }
+            .to_string()
+        })
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -245,6 +298,7 @@ impl From<ModelMetadata> for Metadata {
 #[derive(Clone)]
 pub struct Model {
     runtime: Runtime,
+    component: Component,
     pre: ModelComponentPre<HostState>,
 }
 
@@ -259,7 +313,20 @@ impl Model {
         let pre = ModelComponentPre::new(pre).map_err(|e| {
             anyhow::anyhow!("this component does not export `edgeinfer:inference/model`: {e}")
         })?;
-        Ok(Model { runtime, pre })
+        Ok(Model {
+            runtime,
+            component,
+            pre,
+        })
+    }
+
+    /// The compiled component (for hosts that link it against other worlds, e.g. wasi:http).
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
     }
 
     /// A fresh instance: its own memory, started from the component's (pre-initialized) image.

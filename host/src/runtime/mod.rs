@@ -40,6 +40,8 @@ impl Runtime {
         // Rust std on wasm32-wasip2 imports the WASI CLI world; the context behind it grants
         // nothing (see `HostState::new`).
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        // Packed components also export the OIP over wasi:http and so import its types.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
         let ticker = engine::EpochTicker::start(&engine);
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
@@ -166,7 +168,8 @@ pub fn precompiled_path(wasm: &Path) -> PathBuf {
     wasm.with_extension("cwasm")
 }
 
-fn fresh_precompiled(wasm: &Path) -> Option<PathBuf> {
+/// The `.cwasm` beside `wasm` when it is at least as new (else it may be stale).
+pub(crate) fn fresh_precompiled(wasm: &Path) -> Option<PathBuf> {
     let cwasm = precompiled_path(wasm);
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let (w, c): (SystemTime, SystemTime) = (modified(wasm)?, modified(&cwasm)?);

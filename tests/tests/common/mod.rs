@@ -200,3 +200,44 @@ pub fn compare(outputs: &[Tensor], expected: &[Tensor], tolerance: f64) -> Resul
     }
     Ok(worst)
 }
+
+/// Packs `case` again under its own file, name and version (serve and batch tests need
+/// several versions, or another input shape). Cached on disk per test process.
+pub fn pack_variant(case: &ModelCase, file: &str, version: &str, shapes: &[&str]) -> PathBuf {
+    let out_dir = root().join("target").join("edgeinfer-test");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let wasm = out_dir.join(format!("{file}.wasm"));
+    let mut options = case.pack_options();
+    options.version = Some(version.into());
+    if !shapes.is_empty() {
+        options.input_shapes = shapes.iter().map(|s| s.parse().unwrap()).collect();
+    }
+    edgeinfer::pack::pack(&runtime(), &case.onnx(), &wasm, &options)
+        .unwrap_or_else(|e| panic!("packing {file}: {e:#}"));
+    wasm
+}
+
+/// The `edgeinfer` binary of this build (tests run after `cargo build`/`cargo test` built it).
+pub fn edgeinfer_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>/edgeinfer
+    let bin = exe.parent().unwrap().parent().unwrap().join("edgeinfer");
+    assert!(
+        bin.exists(),
+        "{} is missing; run the suite with `cargo test --release` from the workspace root",
+        bin.display()
+    );
+    bin
+}
+
+/// A fresh scratch directory under target/edgeinfer-test/scratch.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = root()
+        .join("target")
+        .join("edgeinfer-test")
+        .join("scratch")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -1,0 +1,115 @@
+use super::{LimitArgs, cache_dir};
+use anyhow::{Result, bail};
+use clap::Args;
+use edgeinfer::serve::{self, FileConfig, ModelSpec, ServeOptions, WeightSpec};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Args)]
+pub(super) struct ServeArgs {
+    /// Models to serve: PATH, NAME=PATH or NAME@VERSION=PATH (a packed .wasm), or a directory
+    /// of .wasm files. Name and version default to the packed ones.
+    #[arg(value_name = "MODEL", value_parser = ModelSpec::parse)]
+    models: Vec<ModelSpec>,
+    /// A TOML file with the same settings (`listen`, `max_concurrency`, `[[models]]` with
+    /// `path`, `name`, `version`, `weight`...); flags given on the command line win
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Traffic share of a version on its model's unversioned routes, NAME@VERSION=WEIGHT
+    /// (repeatable; e.g. `--weight cls@1=90 --weight cls@2=10` for a 10% canary). Without
+    /// weights a model's last listed version takes all its traffic
+    #[arg(long = "weight", value_name = "NAME@VERSION=W", value_parser = WeightSpec::parse)]
+    weights: Vec<WeightSpec>,
+    /// Model instances running at once; further requests wait
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    max_concurrency: usize,
+    /// Largest request body, in MiB
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    max_body_mib: usize,
+    /// Seconds between checks of the model files for changes (hot reload); 0 turns it off
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    reload_interval: f64,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+pub(super) fn run(args: ServeArgs) -> Result<()> {
+    let options = options(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("edgeinfer-serve")
+        .build()?;
+    runtime.block_on(async {
+        let running = serve::start(options).await?;
+        let base = format!("http://{}", running.addr);
+        println!("edgeinfer serve: listening on {base} (Open Inference Protocol v2)");
+        for (name, version, weight, path, sha) in &running.models {
+            println!(
+                "  {name} v{version}  weight {weight}  {}  sha256 {}",
+                path.display(),
+                &sha[..16]
+            );
+        }
+        if let Some((name, ..)) = running.models.first() {
+            println!("  try: curl -s {base}/v2/models/{name}");
+        }
+        println!("  health {base}/v2/health/ready, metrics {base}/metrics; Ctrl-C stops");
+        serve::shutdown_signal().await;
+        println!("edgeinfer serve: shutting down (finishing in-flight requests)");
+        running.shutdown().await;
+        Ok(())
+    })
+}
+
+fn options(args: ServeArgs) -> Result<ServeOptions> {
+    let file = match &args.config {
+        Some(path) => FileConfig::read(path)?,
+        None => FileConfig::default(),
+    };
+    let mut models = args.models;
+    if models.is_empty() {
+        models = file.models;
+    }
+    if models.is_empty() {
+        bail!("no models to serve: give packed .wasm files, a directory, or --config FILE");
+    }
+    let models = serve::expand_directories(models)?;
+    let mut weights = args.weights;
+    for model in &models {
+        // Weights from the file need a name and version to refer to.
+        if let (Some(w), Some(name), Some(version)) = (model.weight, &model.name, &model.version) {
+            weights.push(WeightSpec {
+                name: name.clone(),
+                version: version.clone(),
+                weight: w,
+            });
+        } else if model.weight.is_some() {
+            bail!(
+                "{}: a weight needs the model's name and version in the config",
+                model.path.display()
+            );
+        }
+    }
+    let mut runtime = args.limits.runtime_config();
+    if let Some(secs) = file.deadline_secs {
+        runtime.deadline = Duration::from_secs_f64(secs);
+    }
+    if let Some(mib) = file.memory_limit_mib {
+        runtime.memory_limit = mib << 20;
+    }
+    let reload = file.reload_interval_secs.unwrap_or(args.reload_interval);
+    Ok(ServeOptions {
+        listen: file.listen.unwrap_or(args.listen),
+        models,
+        weights,
+        max_concurrency: file.max_concurrency.unwrap_or(args.max_concurrency),
+        max_body_bytes: file.max_body_mib.unwrap_or(args.max_body_mib) << 20,
+        reload_interval: (reload > 0.0).then(|| Duration::from_secs_f64(reload)),
+        runtime,
+        cache_dir: cache_dir(),
+        ..ServeOptions::default()
+    })
+}

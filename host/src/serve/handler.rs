@@ -1,0 +1,248 @@
+//! One HTTP request: host endpoints (health, `/metrics`, `/v2`) answered here; model
+//! endpoints routed to a version and handed to a fresh instance of its component, whose
+//! wasi:http handler speaks the protocol. The host adds limits and error statuses for what a
+//! component cannot report itself (trap, deadline, memory).
+
+use super::Server;
+use super::metrics::{self, Metrics, ModelLabels};
+use super::registry::Slot;
+use crate::runtime::HostState;
+use bytes::Bytes;
+use edgeinfer_protocol::oip::{self, OipError, Route};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::OwnedSemaphorePermit;
+use wasmtime::{Store, Trap};
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+pub(crate) type Reply = Response<HyperOutgoingBody>;
+
+pub(crate) async fn handle(server: Arc<Server>, request: Request<Incoming>) -> Reply {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "/".into());
+    let (reply, labels) = match dispatch(&server, request, &path).await {
+        Ok((reply, labels)) => (reply, labels),
+        Err((e, labels)) => (error_reply(&e), labels),
+    };
+    let status = reply.status().as_u16();
+    let elapsed = started.elapsed();
+    if let Some(labels) = &labels {
+        server.metrics.observe(labels, status, elapsed);
+    }
+    tracing::info!(
+        target: "edgeinfer::access",
+        method = %method,
+        path = %path,
+        model = %labels.as_ref().map_or("-", |l| l.model.as_str()),
+        version = %labels.as_ref().map_or("-", |l| l.version.as_str()),
+        status,
+        ms = format_args!("{:.2}", elapsed.as_secs_f64() * 1e3),
+    );
+    reply
+}
+
+type Failure = (OipError, Option<ModelLabels>);
+
+async fn dispatch(
+    server: &Arc<Server>,
+    request: Request<Incoming>,
+    path: &str,
+) -> Result<(Reply, Option<ModelLabels>), Failure> {
+    let method = request.method().as_str().to_string();
+    if request.uri().path() == "/metrics" {
+        if method != "GET" {
+            return Err((OipError::new(405, "use GET on /metrics"), None));
+        }
+        return Ok((
+            reply(200, metrics::CONTENT_TYPE, server.metrics.encode().into()),
+            None,
+        ));
+    }
+    let route = oip::route(&method, path).map_err(|e| (e, None))?;
+    let json = |status, body: Vec<u8>| Ok((reply(status, "application/json", body.into()), None));
+    let suffix = match route {
+        Route::ServerMetadata => {
+            return json(
+                200,
+                oip::server_metadata_body("edgeinfer", env!("CARGO_PKG_VERSION")),
+            );
+        }
+        Route::ServerLive => return json(200, oip::server_live_body()),
+        Route::ServerReady => {
+            let ready = !server.is_shutting_down();
+            return json(if ready { 200 } else { 503 }, oip::server_ready_body(ready));
+        }
+        Route::ModelMetadata(_) => "",
+        Route::ModelReady(_) => "/ready",
+        Route::Infer(_) => "/infer",
+    };
+    let model = route.model().expect("model routes name a model");
+    let slot = server.registry.resolve(model).map_err(|e| (e, None))?;
+    let labels = slot.labels.clone();
+    let fail = |e: OipError| (e, Some(labels.clone()));
+
+    let request = limit_body(request, server.options.max_body_bytes)
+        .await
+        .map_err(fail)?;
+    let reply = forward(server, &slot, request, suffix).await.map_err(fail)?;
+    Ok((reply, Some(labels)))
+}
+
+/// Refuses a body over the cap: at once from Content-Length, or while reading a chunked one.
+async fn limit_body(
+    request: Request<Incoming>,
+    max: usize,
+) -> Result<Request<HyperOutgoingBody>, OipError> {
+    let too_large = || OipError::new(413, format!("the request body is larger than {max} bytes"));
+    let declared = request
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (parts, body) = request.into_parts();
+    let body = match declared {
+        Some(n) if n > max as u64 => return Err(too_large()),
+        // hyper enforces the declared length: stream it through.
+        Some(_) => body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync(),
+        None => {
+            let collected = Limited::new(body, max).collect().await.map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    too_large()
+                } else {
+                    OipError::bad_request(format!("reading the request body: {e}"))
+                }
+            })?;
+            full(collected.to_bytes())
+        }
+    };
+    Ok(Request::from_parts(parts, body))
+}
+
+/// Runs the request in a fresh instance of the slot's component, with the path rewritten to
+/// the name and version the component answers to.
+async fn forward(
+    server: &Arc<Server>,
+    slot: &Slot,
+    mut request: Request<HyperOutgoingBody>,
+    suffix: &str,
+) -> Result<Reply, OipError> {
+    let loaded = slot.current();
+    let target = format!(
+        "/v2/models/{}/versions/{}{suffix}",
+        loaded.metadata.name, loaded.metadata.version
+    );
+    *request.uri_mut() = target
+        .parse()
+        .map_err(|e| OipError::new(500, format!("model name does not fit a URL path: {e}")))?;
+
+    // Held by the task until the instance is done (the body may stream after the headers).
+    let permit = server
+        .instances
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| OipError::new(503, "the server is shutting down"))?;
+    let in_flight = InFlight::start(server.metrics.clone(), permit);
+
+    let runtime = server.loader.runtime();
+    let deadline = runtime.config().deadline;
+    let mut store: Store<HostState> = runtime.new_store(None);
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let proxy_pre = loaded.proxy.clone();
+    let task = tokio::task::spawn(async move {
+        let _in_flight = in_flight;
+        let run = async {
+            let req = store
+                .data_mut()
+                .http()
+                .new_incoming_request(Scheme::Http, request)?;
+            let out = store.data_mut().http().new_response_outparam(sender)?;
+            let proxy = proxy_pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, req, out)
+                .await
+        };
+        run.await.map_err(|e| explain_failure(&store, e, deadline))
+    });
+    match receiver.await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(code)) => Err(OipError::new(500, format!("the model failed: {code:?}"))),
+        // The component returned or trapped without answering.
+        Err(_) => match task.await {
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(())) => Err(OipError::new(500, "the model returned without answering")),
+            Err(e) => Err(OipError::new(500, format!("the request task failed: {e}"))),
+        },
+    }
+}
+
+fn explain_failure(store: &Store<HostState>, e: wasmtime::Error, deadline: std::time::Duration) -> OipError {
+    if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return OipError::new(
+            504,
+            format!("the model ran past its deadline of {deadline:?} and was stopped"),
+        );
+    }
+    let state = store.data();
+    if let Some(message) = state.limits.denied_message() {
+        return OipError::new(500, message);
+    }
+    let stderr = state.stderr_text();
+    let mut message = format!("the model trapped: {e:#}");
+    if !stderr.is_empty() {
+        message = format!("{message}; guest stderr: {stderr}");
+    }
+    OipError::new(500, message)
+}
+
+/// An instance slot taken from the concurrency limit, counted in the in-flight gauge for as
+/// long as it lives.
+struct InFlight {
+    metrics: Arc<Metrics>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl InFlight {
+    fn start(metrics: Arc<Metrics>, permit: OwnedSemaphorePermit) -> InFlight {
+        metrics.in_flight().inc();
+        InFlight {
+            metrics,
+            _permit: permit,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.metrics.in_flight().dec();
+    }
+}
+
+fn full(bytes: Bytes) -> HyperOutgoingBody {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+fn reply(status: u16, content_type: &str, body: Bytes) -> Reply {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(hyper::header::CONTENT_TYPE, content_type)
+        .body(full(body))
+        .expect("static response parts are valid")
+}
+
+fn error_reply(e: &OipError) -> Reply {
+    reply(e.status, "application/json", oip::error_body(&e.message).into())
+}

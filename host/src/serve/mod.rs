@@ -1,0 +1,247 @@
+//! `edgeinfer serve`: the Open Inference Protocol v2 over HTTP/1.1 for one or more packed
+//! models, on wasmtime-wasi-http + hyper + tokio.
+//!
+//! Each request gets a fresh instance of its model's component (stateless; the pooling
+//! allocator and a pre-initialized snapshot make that cost microseconds), run under the
+//! runtime's deadline and memory cap, with at most `max_concurrency` instances at once. The
+//! component's own wasi:http handler speaks the protocol; the host adds what one component
+//! cannot: several models and versions, a weighted traffic split, hot reload of changed files,
+//! Prometheus metrics, access logs and a graceful shutdown.
+
+mod config;
+mod handler;
+mod metrics;
+mod registry;
+mod split;
+
+pub use config::{FileConfig, ModelSpec, WeightSpec, expand_directories};
+
+use crate::runtime::{Runtime, RuntimeConfig};
+use anyhow::{Context, Result};
+use metrics::Metrics;
+use registry::{Loader, Registry};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use wasmtime_wasi_http::io::TokioIo;
+
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub listen: String,
+    pub models: Vec<ModelSpec>,
+    pub weights: Vec<WeightSpec>,
+    /// Instances that may run at once; more requests wait for a slot.
+    pub max_concurrency: usize,
+    pub max_body_bytes: usize,
+    /// How often model files are checked for changes (`None`: never).
+    pub reload_interval: Option<Duration>,
+    /// How long in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_grace: Duration,
+    pub runtime: RuntimeConfig,
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            listen: "127.0.0.1:8080".into(),
+            models: Vec::new(),
+            weights: Vec::new(),
+            max_concurrency: 32,
+            max_body_bytes: edgeinfer_protocol::oip::MAX_BODY_BYTES,
+            reload_interval: Some(Duration::from_secs(2)),
+            shutdown_grace: Duration::from_secs(10),
+            runtime: RuntimeConfig::default(),
+            cache_dir: None,
+        }
+    }
+}
+
+pub(crate) struct Server {
+    options: ServeOptions,
+    registry: Registry,
+    loader: Arc<Loader>,
+    metrics: Arc<Metrics>,
+    instances: Arc<Semaphore>,
+    shutting_down: AtomicBool,
+}
+
+impl Server {
+    fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+}
+
+/// A started server: its address, and a handle to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    /// What is served: `(name, version, weight, path, sha256)`.
+    pub models: Vec<(String, String, u32, PathBuf, String)>,
+    stop: watch::Sender<bool>,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish (up to the grace period) and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.done.await;
+    }
+
+    /// Waits until the server stops (after [`Running::shutdown`] or a signal).
+    pub async fn wait(self) {
+        let _ = self.done.await;
+    }
+}
+
+/// Loads the models, binds the listener and serves in the background of the current tokio
+/// runtime. Returns once the server accepts connections.
+pub async fn start(options: ServeOptions) -> Result<Running> {
+    let mut runtime_config = options.runtime.clone();
+    // Pool slots: the request instances plus a few for loading and reload checks.
+    runtime_config.max_instances = runtime_config
+        .max_instances
+        .max(options.max_concurrency as u32 + 4);
+    let runtime = Runtime::new(runtime_config)?;
+    let loader = Arc::new(Loader::new(runtime, options.cache_dir.clone())?);
+    let metrics = Arc::new(Metrics::new());
+    let registry = Registry::load(&loader, options.models.clone(), &options.weights, &metrics).await?;
+    let listener = TcpListener::bind(&options.listen)
+        .await
+        .with_context(|| format!("listening on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    let models = registry
+        .describe()
+        .into_iter()
+        .map(|(slot, weight)| {
+            let loaded = slot.current();
+            (
+                slot.labels.model.clone(),
+                slot.labels.version.clone(),
+                weight,
+                slot.path.clone(),
+                loaded.sha256.clone(),
+            )
+        })
+        .collect();
+    let server = Arc::new(Server {
+        instances: Arc::new(Semaphore::new(options.max_concurrency.max(1))),
+        options,
+        registry,
+        loader,
+        metrics,
+        shutting_down: AtomicBool::new(false),
+    });
+    let (stop, stop_rx) = watch::channel(false);
+    let done = tokio::spawn(accept_loop(server, listener, stop_rx));
+    Ok(Running {
+        addr,
+        models,
+        stop,
+        done,
+    })
+}
+
+async fn accept_loop(server: Arc<Server>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    let reloader = server.options.reload_interval.map(|every| {
+        let server = server.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                server
+                    .registry
+                    .reload_changed(&server.loader, &server.metrics)
+                    .await;
+            }
+        })
+    });
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                connections.spawn(serve_connection(server.clone(), stream, peer, stop.clone()));
+            }
+            _ = stop.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    server.shutting_down.store(true, Ordering::Relaxed);
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
+    drop(listener);
+    let grace = server.options.shutdown_grace;
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "{} connections still open after {grace:?}; closing them",
+            connections.len()
+        );
+        connections.shutdown().await;
+    }
+}
+
+async fn serve_connection(
+    server: Arc<Server>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = hyper::service::service_fn(move |request| {
+        let server = server.clone();
+        async move { Ok::<_, std::convert::Infallible>(handler::handle(server, request).await) }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = stop.changed() => {
+            // Finish the request in progress, then close.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result
+        && !e.is_incomplete_message()
+    {
+        tracing::debug!("connection from {peer}: {e}");
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,281 @@
+//! The served models: for each name, its versions (one file each), the traffic split between
+//! them, and the compiled component behind each version, swapped in place on hot reload.
+
+use super::config::{ModelSpec, WeightSpec};
+use super::metrics::{Metrics, ModelLabels};
+use super::split::Split;
+use crate::runtime::{HostState, Metadata, Runtime};
+use anyhow::{Context, Result, bail};
+use edgeinfer_protocol::oip::{ModelRef, OipError};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+use wasmtime::component::Linker;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+/// Size and mtime: a changed file changes one of them (copy, rename or in-place write).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Result<FileStamp> {
+        let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(FileStamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+/// A compiled model file, ready to instantiate per request.
+pub(crate) struct Loaded {
+    pub(crate) proxy: ProxyPre<HostState>,
+    /// What the component says it is (it answers to this name and version).
+    pub(crate) metadata: Metadata,
+    pub(crate) sha256: String,
+    stamp: FileStamp,
+}
+
+/// One served version of a model.
+pub(crate) struct Slot {
+    pub(crate) labels: ModelLabels,
+    pub(crate) path: PathBuf,
+    current: RwLock<Arc<Loaded>>,
+    /// A file that failed to load is not retried until it changes again.
+    failed: Mutex<Option<FileStamp>>,
+}
+
+impl Slot {
+    /// The component serving this version now. Requests keep their `Arc` to the end, so a
+    /// reload never pulls a component from under an in-flight request.
+    pub(crate) fn current(&self) -> Arc<Loaded> {
+        self.current.read().expect("slot lock").clone()
+    }
+}
+
+struct Group {
+    slots: Vec<Arc<Slot>>,
+    split: Split,
+}
+
+/// Compiles model files for serving: one engine, a wasi:http linker, the compile cache.
+pub(crate) struct Loader {
+    runtime: Runtime,
+    linker: Linker<HostState>,
+    cache_dir: Option<PathBuf>,
+}
+
+impl Loader {
+    pub(crate) fn new(runtime: Runtime, cache_dir: Option<PathBuf>) -> Result<Loader> {
+        let mut linker = Linker::new(runtime.engine());
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        Ok(Loader {
+            runtime,
+            linker,
+            cache_dir,
+        })
+    }
+
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    fn load(&self, path: &Path) -> Result<Loaded> {
+        let stamp = FileStamp::of(path)?;
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let sha256 = crate::pack::sha256_hex(&bytes);
+        // A fresh `edgeinfer precompile` .cwasm beside the file maps in milliseconds; else
+        // compiled code is cached by content hash, so a restart does not compile again.
+        let model = match &self.cache_dir {
+            _ if crate::runtime::fresh_precompiled(path).is_some() => self.runtime.load(path),
+            Some(dir) => self.runtime.load_bytes_cached(&bytes, dir),
+            None => self.runtime.load_bytes(&bytes),
+        }
+        .with_context(|| format!("loading {}", path.display()))?;
+        // A fresh instance answering `metadata` proves the file runs before it takes traffic.
+        let metadata = model
+            .metadata()
+            .with_context(|| format!("{} does not answer metadata()", path.display()))?;
+        let pre = self.linker.instantiate_pre(model.component())?;
+        let proxy = ProxyPre::new(pre).map_err(anyhow::Error::from).with_context(|| {
+            format!(
+                "{} does not export wasi:http/incoming-handler; repack it with this edgeinfer",
+                path.display()
+            )
+        })?;
+        Ok(Loaded {
+            proxy,
+            metadata,
+            sha256,
+            stamp,
+        })
+    }
+}
+
+pub(crate) struct Registry {
+    groups: BTreeMap<String, Group>,
+}
+
+impl Registry {
+    /// Loads every spec (in parallel on the blocking pool) and groups versions by name.
+    pub(crate) async fn load(
+        loader: &Arc<Loader>,
+        specs: Vec<ModelSpec>,
+        weights: &[WeightSpec],
+        metrics: &Metrics,
+    ) -> Result<Registry> {
+        if specs.is_empty() {
+            bail!("no models to serve; give one or more packed .wasm files");
+        }
+        let tasks: Vec<_> = specs
+            .iter()
+            .map(|spec| {
+                let loader = loader.clone();
+                let path = spec.path.clone();
+                tokio::task::spawn_blocking(move || loader.load(&path))
+            })
+            .collect();
+        let mut groups: BTreeMap<String, Vec<(Arc<Slot>, Option<u32>)>> = BTreeMap::new();
+        for (spec, task) in specs.into_iter().zip(tasks) {
+            let loaded = task.await??;
+            let name = spec.name.unwrap_or_else(|| loaded.metadata.name.clone());
+            let version = spec.version.unwrap_or_else(|| loaded.metadata.version.clone());
+            let versions = groups.entry(name.clone()).or_default();
+            if versions.iter().any(|(s, _)| s.labels.version == version) {
+                bail!(
+                    "model `{name}` version `{version}` is given twice; give each file its own \
+                     version with NAME@VERSION=PATH"
+                );
+            }
+            let labels = ModelLabels { model: name, version };
+            metrics.set_info(&labels, &loaded.sha256, &spec.path.display().to_string(), None);
+            let slot = Slot {
+                labels,
+                path: spec.path,
+                current: RwLock::new(Arc::new(loaded)),
+                failed: Mutex::new(None),
+            };
+            versions.push((Arc::new(slot), spec.weight));
+        }
+        for w in weights {
+            let versions = groups.get_mut(&w.name).with_context(|| {
+                format!("--weight {}@{}: no model `{}` is served", w.name, w.version, w.name)
+            })?;
+            let (_, weight) = versions
+                .iter_mut()
+                .find(|(s, _)| s.labels.version == w.version)
+                .with_context(|| {
+                    format!("--weight {}@{}: model `{}` has no such version", w.name, w.version, w.name)
+                })?;
+            *weight = Some(w.weight);
+        }
+        let groups = groups
+            .into_iter()
+            .map(|(name, versions)| {
+                let weights = versions.iter().map(|(_, w)| w.unwrap_or(0)).collect();
+                let slots = versions.into_iter().map(|(s, _)| s).collect();
+                (
+                    name,
+                    Group {
+                        slots,
+                        split: Split::new(weights),
+                    },
+                )
+            })
+            .collect();
+        Ok(Registry { groups })
+    }
+
+    /// The version a request goes to: the one it names, or one picked by the traffic split.
+    pub(crate) fn resolve(&self, model: ModelRef) -> Result<Arc<Slot>, OipError> {
+        let group = self.groups.get(model.name).ok_or_else(|| {
+            let names: Vec<&str> = self.groups.keys().map(String::as_str).collect();
+            OipError::not_found(format!(
+                "unknown model `{}`; this server serves: {}",
+                model.name,
+                names.join(", ")
+            ))
+        })?;
+        match model.version {
+            None => Ok(group.slots[group.split.pick()].clone()),
+            Some(version) => group
+                .slots
+                .iter()
+                .find(|s| s.labels.version == version)
+                .cloned()
+                .ok_or_else(|| {
+                    let versions: Vec<&str> =
+                        group.slots.iter().map(|s| s.labels.version.as_str()).collect();
+                    OipError::not_found(format!(
+                        "model `{}` has no version `{version}`; its versions are: {}",
+                        model.name,
+                        versions.join(", ")
+                    ))
+                }),
+        }
+    }
+
+    /// Every served version with its traffic weight.
+    pub(crate) fn describe(&self) -> Vec<(Arc<Slot>, u32)> {
+        self.groups
+            .values()
+            .flat_map(|g| g.slots.iter().cloned().zip(g.split.weights().iter().copied()))
+            .collect()
+    }
+
+    /// Reloads the files that changed since they were loaded. A file that fails to load
+    /// leaves the old version serving and is logged.
+    pub(crate) async fn reload_changed(&self, loader: &Arc<Loader>, metrics: &Metrics) {
+        for group in self.groups.values() {
+            for slot in &group.slots {
+                let Ok(stamp) = FileStamp::of(&slot.path) else {
+                    continue; // mid-rename, or removed: keep serving what we have
+                };
+                let failed = *slot.failed.lock().expect("slot lock");
+                if stamp == slot.current().stamp || Some(stamp) == failed {
+                    continue;
+                }
+                let path = slot.path.clone();
+                let loader = loader.clone();
+                let result = tokio::task::spawn_blocking(move || loader.load(&path)).await;
+                let result = result.map_err(anyhow::Error::from).and_then(|r| r);
+                match result {
+                    Ok(loaded) => {
+                        let old_sha = slot.current().sha256.clone();
+                        tracing::info!(
+                            model = %slot.labels.model,
+                            version = %slot.labels.version,
+                            sha256 = %&loaded.sha256[..16],
+                            "reloaded {}",
+                            slot.path.display()
+                        );
+                        metrics.set_info(
+                            &slot.labels,
+                            &loaded.sha256,
+                            &slot.path.display().to_string(),
+                            Some(&old_sha),
+                        );
+                        *slot.current.write().expect("slot lock") = Arc::new(loaded);
+                        *slot.failed.lock().expect("slot lock") = None;
+                        metrics.reloaded(&slot.labels, true);
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            model = %slot.labels.model,
+                            version = %slot.labels.version,
+                            "reload of {} failed, still serving the previous file: {e:#}",
+                            slot.path.display()
+                        );
+                        *slot.failed.lock().expect("slot lock") = Some(stamp);
+                        metrics.reloaded(&slot.labels, false);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,605 @@
+//! `edgeinfer serve` end to end over real HTTP on 127.0.0.1: the Open Inference Protocol v2
+//! answered by the packed component's own wasi:http handler, JSON and binary tensors matching
+//! onnxruntime, every error path, the traffic split, hot reload under load, `/metrics`, and
+//! the same bytes from a third-party host (`jco serve`, `wasmtime serve` when installed).
+
+mod common;
+
+use common::*;
+use edgeinfer::serve::{self, ModelSpec, ServeOptions, WeightSpec};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+const CLS_OUTPUT: &str = "save_infer_model/scale_0.tmp_1";
+
+fn cls() -> ModelCase {
+    model_case("real", "ppocr-cls")
+}
+
+/// The batch-2 classifier, packed as version `version` into its own file.
+fn cls_wasm(file: &str, version: &str) -> PathBuf {
+    pack_variant(&cls(), file, version, &[])
+}
+
+struct TestServer {
+    runtime: tokio::runtime::Runtime,
+    running: Option<serve::Running>,
+    base: String,
+}
+
+impl TestServer {
+    fn start(options: ServeOptions) -> TestServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let running = runtime
+            .block_on(serve::start(ServeOptions {
+                listen: "127.0.0.1:0".into(),
+                cache_dir: Some(cache_dir()),
+                ..options
+            }))
+            .expect("server starts");
+        let base = format!("http://{}", running.addr);
+        TestServer {
+            runtime,
+            running: Some(running),
+            base,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            self.runtime.block_on(running.shutdown());
+        }
+    }
+}
+
+fn spec(path: &Path) -> ModelSpec {
+    ModelSpec::parse(path.to_str().unwrap()).unwrap()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+struct Reply {
+    status: u16,
+    header_len: Option<usize>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        let end = self.header_len.unwrap_or(self.body.len());
+        serde_json::from_slice(&self.body[..end])
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn error(&self) -> String {
+        self.json()["error"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+fn read_reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
+    let header_len = response
+        .headers()
+        .get("inference-header-content-length")
+        .map(|v| v.to_str().unwrap().parse().unwrap());
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(256 << 20)
+        .read_to_vec()
+        .unwrap();
+    Reply {
+        status: response.status().as_u16(),
+        header_len,
+        body,
+    }
+}
+
+fn post(url: &str, body: &[u8], header_len: Option<usize>) -> Reply {
+    let mut request = agent().post(url).header("content-type", "application/json");
+    if let Some(n) = header_len {
+        request = request
+            .header("inference-header-content-length", n.to_string())
+            .header("content-type", "application/octet-stream");
+    }
+    read_reply(request.send(body).expect("request sent"))
+}
+
+fn get(url: &str) -> Reply {
+    read_reply(agent().get(url).call().expect("request sent"))
+}
+
+/// The reference input as an OIP JSON body (written by models/fetch).
+fn json_request() -> Vec<u8> {
+    std::fs::read(cls().dir.join("request.json")).expect("request.json (run models/fetch)")
+}
+
+/// The reference input as a binary-extension body asking for a binary output.
+fn binary_request() -> (Vec<u8>, usize) {
+    let x = &cls().inputs()[0];
+    let header = json!({
+        "id": "bin",
+        "inputs": [{"name": "x", "shape": x.shape, "datatype": "FP32",
+                    "parameters": {"binary_data_size": x.data.len()}}],
+        "outputs": [{"name": CLS_OUTPUT, "parameters": {"binary_data": true}}],
+    })
+    .to_string()
+    .into_bytes();
+    let mut body = header.clone();
+    body.extend_from_slice(&x.data);
+    (body, header.len())
+}
+
+fn f32_values(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// Checks an infer reply against onnxruntime's reference output; returns the values.
+fn check_cls_reply(reply: &Reply) -> Vec<f32> {
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let v = reply.json();
+    let out = &v["outputs"][0];
+    assert_eq!(out["name"], CLS_OUTPUT);
+    assert_eq!(out["datatype"], "FP32");
+    assert_eq!(out["shape"], json!([2, 2]));
+    let values: Vec<f32> = match reply.header_len {
+        Some(n) => f32_values(&reply.body[n..]),
+        None => out["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect(),
+    };
+    let expected = &cls().expected()[0];
+    let got = edgeinfer::Tensor::from_f32(CLS_OUTPUT, &[2, 2], &values);
+    let diff = got.max_abs_diff(expected).unwrap();
+    assert!(diff <= cls().tolerance, "differs from onnxruntime by {diff:e}");
+    // Row 0 is the upright line (label "0"), row 1 the rotated one ("180").
+    assert!(values[0] > values[1] && values[3] > values[2], "{values:?}");
+    values
+}
+
+#[test]
+fn json_and_binary_requests_match_onnxruntime() {
+    let wasm = cls_wasm("serve-cls", "1");
+    let server = TestServer::start(ServeOptions {
+        models: vec![spec(&wasm)],
+        ..ServeOptions::default()
+    });
+    let url = server.url("/v2/models/ppocr-cls/infer");
+    let from_json = check_cls_reply(&post(&url, &json_request(), None));
+    let (body, header_len) = binary_request();
+    let binary = post(&url, &body, Some(header_len));
+    assert_eq!(binary.json()["id"], "bin");
+    assert_eq!(binary.json()["outputs"][0]["parameters"]["binary_data_size"], 16);
+    let from_binary = check_cls_reply(&binary);
+    // JSON prints f32 exactly (shortest round-trip form): both paths give the same numbers.
+    assert_eq!(from_json, from_binary);
+
+    // Metadata, health and readiness, routed by name and by version.
+    let meta = get(&server.url("/v2/models/ppocr-cls"));
+    assert_eq!(meta.status, 200);
+    let meta = meta.json();
+    assert_eq!(meta["versions"], json!(["1"]));
+    assert_eq!(meta["inputs"][0], json!({"name": "x", "datatype": "FP32", "shape": [2, 3, 48, 192]}));
+    assert_eq!(get(&server.url("/v2/models/ppocr-cls/versions/1/ready")).json()["ready"], true);
+    assert_eq!(get(&server.url("/v2/health/live")).status, 200);
+    assert_eq!(get(&server.url("/v2/health/ready")).json()["ready"], true);
+    assert_eq!(get(&server.url("/v2")).json()["extensions"], json!(["binary_tensor_data"]));
+}
+
+#[test]
+fn every_error_path_has_its_status_and_message() {
+    let wasm = cls_wasm("serve-cls", "1");
+    let server = TestServer::start(ServeOptions {
+        models: vec![spec(&wasm)],
+        max_body_bytes: 1 << 20,
+        ..ServeOptions::default()
+    });
+    let infer = server.url("/v2/models/ppocr-cls/infer");
+    let cases: Vec<(&str, Reply, u16, &str)> = vec![
+        ("malformed JSON", post(&infer, b"{\"inputs\": [", None), 400, "malformed infer request"),
+        (
+            "unknown model",
+            post(&server.url("/v2/models/nope/infer"), b"{}", None),
+            404,
+            "unknown model `nope`; this server serves: ppocr-cls",
+        ),
+        (
+            "unknown version",
+            post(&server.url("/v2/models/ppocr-cls/versions/9/infer"), b"{}", None),
+            404,
+            "has no version `9`",
+        ),
+        (
+            "wrong shape",
+            post(
+                &infer,
+                br#"{"inputs":[{"name":"x","shape":[1,3,48,192],"datatype":"FP32","data":[0]}]}"#,
+                None,
+            ),
+            400,
+            "input `x`: shape [1,3,48,192] needs 27648 values, `data` has 1",
+        ),
+        (
+            "shape the model refuses",
+            post(&infer, &zeros_request("x", &[1, 3, 48, 192], "FP32"), None),
+            400,
+            "input `x`",
+        ),
+        (
+            "wrong dtype",
+            post(&infer, &zeros_request("x", &[2, 3, 48, 192], "INT64"), None),
+            400,
+            "input `x`",
+        ),
+        (
+            "unknown input",
+            post(&infer, &zeros_request("y", &[2, 3, 48, 192], "FP32"), None),
+            400,
+            "unknown input `y`; the model's inputs are: x",
+        ),
+        (
+            "unknown output",
+            post(
+                &infer,
+                &with_outputs(&json_request(), json!([{"name": "nope"}])),
+                None,
+            ),
+            400,
+            "unknown output `nope`",
+        ),
+        ("truncated binary body", {
+            let (mut body, n) = binary_request();
+            body.truncate(body.len() - 100);
+            post(&infer, &body, Some(n))
+        }, 400, "binary data remain in the body"),
+        (
+            "oversized body",
+            post(&infer, &vec![b' '; 2 << 20], None),
+            413,
+            "larger than 1048576 bytes",
+        ),
+        ("wrong method", get(&infer), 405, "method GET is not allowed"),
+        ("unknown endpoint", get(&server.url("/v1/models")), 404, "no such endpoint"),
+    ];
+    for (what, reply, status, message) in cases {
+        assert_eq!(reply.status, status, "{what}: {}", String::from_utf8_lossy(&reply.body));
+        let error = reply.error();
+        assert!(error.contains(message), "{what}: `{error}` lacks `{message}`");
+    }
+    // After all that the server still answers correctly.
+    check_cls_reply(&post(&infer, &json_request(), None));
+}
+
+fn zeros_request(name: &str, shape: &[usize], datatype: &str) -> Vec<u8> {
+    let n: usize = shape.iter().product();
+    json!({"inputs": [{"name": name, "shape": shape, "datatype": datatype, "data": vec![0; n]}]})
+        .to_string()
+        .into_bytes()
+}
+
+fn with_outputs(body: &[u8], outputs: Value) -> Vec<u8> {
+    let mut v: Value = serde_json::from_slice(body).unwrap();
+    v["outputs"] = outputs;
+    v.to_string().into_bytes()
+}
+
+#[test]
+fn traffic_split_follows_the_weights() {
+    let v1 = cls_wasm("serve-split-v1", "1");
+    let v2 = cls_wasm("serve-split-v2", "2");
+    let server = TestServer::start(ServeOptions {
+        models: vec![spec(&v1), spec(&v2)],
+        weights: vec![
+            WeightSpec::parse("ppocr-cls@1=90").unwrap(),
+            WeightSpec::parse("ppocr-cls@2=10").unwrap(),
+        ],
+        ..ServeOptions::default()
+    });
+    let url = server.url("/v2/models/ppocr-cls/infer");
+    let body = json_request();
+    let mut v2_count = 0;
+    for _ in 0..100 {
+        let reply = post(&url, &body, None);
+        assert_eq!(reply.status, 200);
+        if reply.json()["model_version"] == "2" {
+            v2_count += 1;
+        }
+    }
+    // Smooth weighted round-robin: every 100 consecutive requests split exactly 90/10.
+    assert_eq!(v2_count, 10);
+    // A version named in the path bypasses the split.
+    let pinned = post(&server.url("/v2/models/ppocr-cls/versions/2/infer"), &body, None);
+    assert_eq!(pinned.json()["model_version"], "2");
+}
+
+#[test]
+fn hot_reload_under_load_loses_no_request() {
+    let dir = scratch("serve-reload");
+    let live = dir.join("cls.wasm");
+    std::fs::copy(cls_wasm("serve-reload-v1", "1"), &live).unwrap();
+    let v2 = cls_wasm("serve-reload-v2", "2");
+    let server = TestServer::start(ServeOptions {
+        models: vec![ModelSpec::parse(&format!("ppocr-cls@live={}", live.display())).unwrap()],
+        reload_interval: Some(Duration::from_millis(200)),
+        ..ServeOptions::default()
+    });
+    let url = server.url("/v2/models/ppocr-cls/infer");
+    let body = Arc::new(json_request());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed, saw_v2) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let start = Arc::new(Barrier::new(5));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, body, stop, ok, failed, saw_v2, start) = (
+                url.clone(),
+                body.clone(),
+                stop.clone(),
+                ok.clone(),
+                failed.clone(),
+                saw_v2.clone(),
+                start.clone(),
+            );
+            std::thread::spawn(move || {
+                start.wait();
+                while !stop.load(Ordering::Relaxed) {
+                    let reply = post(&url, &body, None);
+                    if reply.status == 200 {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                        if reply.json()["model_version"] == "2" {
+                            saw_v2.store(true, Ordering::Relaxed);
+                        }
+                    } else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("failed during reload: {}", String::from_utf8_lossy(&reply.body));
+                    }
+                }
+            })
+        })
+        .collect();
+    start.wait();
+    std::thread::sleep(Duration::from_millis(300));
+    // Deploy a new version the way a user should: write beside, then rename over.
+    let staging = dir.join("cls.wasm.new");
+    std::fs::copy(&v2, &staging).unwrap();
+    std::fs::rename(&staging, &live).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !saw_v2.load(Ordering::Relaxed) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    assert!(saw_v2.load(Ordering::Relaxed), "the new file never took traffic");
+    assert_eq!(failed.load(Ordering::Relaxed), 0, "requests failed during the reload");
+    assert!(ok.load(Ordering::Relaxed) > 20);
+    let metrics = String::from_utf8(get(&server.url("/metrics")).body).unwrap();
+    assert!(
+        metrics.contains(r#"edgeinfer_model_reloads_total{model="ppocr-cls",version="live",result="ok"} 1"#),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn metrics_parse_as_prometheus_text_and_count_requests() {
+    let wasm = cls_wasm("serve-cls", "1");
+    let server = TestServer::start(ServeOptions {
+        models: vec![spec(&wasm)],
+        ..ServeOptions::default()
+    });
+    let url = server.url("/v2/models/ppocr-cls/infer");
+    for _ in 0..3 {
+        assert_eq!(post(&url, &json_request(), None).status, 200);
+    }
+    assert_eq!(post(&url, b"not json", None).status, 400);
+    let text = String::from_utf8(get(&server.url("/metrics")).body).unwrap();
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let scrape = prometheus_parse::Scrape::parse(lines.into_iter().map(Ok)).expect("parses");
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            })
+            .unwrap_or_else(|| panic!("no sample {name} {labels:?} in\n{text}"))
+    };
+    let model = [("model", "ppocr-cls"), ("version", "1")];
+    assert_eq!(value("edgeinfer_requests_total", &[model[0], model[1], ("status", "200")]), 3.0);
+    assert_eq!(value("edgeinfer_requests_total", &[model[0], model[1], ("status", "400")]), 1.0);
+    assert_eq!(value("edgeinfer_errors_total", &model), 1.0);
+    assert_eq!(value("edgeinfer_instances_in_flight", &[]), 0.0);
+    let histogram = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "edgeinfer_request_duration_seconds")
+        .expect("latency histogram");
+    match &histogram.value {
+        prometheus_parse::Value::Histogram(buckets) => {
+            assert_eq!(buckets.last().unwrap().count, 4.0);
+        }
+        other => panic!("not a histogram: {other:?}"),
+    }
+}
+
+/// A child process killed when the test ends, pass or fail.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_ready(url: &str, child: &mut Child, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(r) = agent().get(url).call()
+            && r.status().is_success()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the server exited with {status} before answering {url}");
+        }
+        assert!(Instant::now() < deadline, "{url} did not answer within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn cli_serves_and_shuts_down_on_sigterm() {
+    let wasm = cls_wasm("serve-cls", "1");
+    let port = free_port();
+    let mut child = Command::new(edgeinfer_bin())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg(&wasm)
+        .env("EDGEINFER_CACHE_DIR", cache_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{base}/v2/health/ready"), &mut child, Duration::from_secs(120));
+    check_cls_reply(&post(&format!("{base}/v2/models/ppocr-cls/infer"), &json_request(), None));
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "exit {:?}: {stderr}", output.status);
+    assert!(stdout.contains(&format!("listening on {base}")), "{stdout}");
+    assert!(stdout.contains("shutting down"), "{stdout}");
+    // Structured access log line for the request.
+    assert!(
+        stderr.contains("path=/v2/models/ppocr-cls/infer") && stderr.contains("status=200"),
+        "{stderr}"
+    );
+}
+
+/// `jco serve` (Node, @bytecodealliance/jco from tests/hosts/package.json) runs the same
+/// .wasm: its answers must be byte for byte those of `edgeinfer serve`.
+#[test]
+fn jco_serve_gives_the_same_bytes() {
+    let hosts = root().join("tests").join("hosts");
+    let jco = hosts.join("node_modules/.bin/jco");
+    if !jco.exists() {
+        panic!(
+            "{} is missing: run `npm ci --prefix tests/hosts` (scripts/test.sh does)",
+            jco.display()
+        );
+    }
+    let wasm = cls_wasm("serve-cls", "1");
+    let ours = TestServer::start(ServeOptions {
+        models: vec![spec(&wasm)],
+        ..ServeOptions::default()
+    });
+    let port = free_port();
+    let child = Command::new(&jco)
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg(&wasm)
+        .current_dir(&hosts)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut child = Reaped(child);
+    let theirs = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{theirs}/v2/health/ready"), &mut child.0, Duration::from_secs(180));
+    compare_hosts(&ours.base, &theirs);
+}
+
+/// `wasmtime serve -Scli` when wasmtime-cli is installed (`cargo install wasmtime-cli@48.0.8
+/// --locked`, ~17 minutes on 2 cores; not in CI).
+#[test]
+fn wasmtime_serve_gives_the_same_bytes() {
+    let Ok(found) = Command::new("wasmtime").arg("--version").output() else {
+        eprintln!("skipped: `wasmtime` is not on PATH");
+        return;
+    };
+    eprintln!("using {}", String::from_utf8_lossy(&found.stdout).trim());
+    let wasm = cls_wasm("serve-cls", "1");
+    let ours = TestServer::start(ServeOptions {
+        models: vec![spec(&wasm)],
+        ..ServeOptions::default()
+    });
+    let port = free_port();
+    let child = Command::new("wasmtime")
+        .args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")])
+        .arg(&wasm)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut child = Reaped(child);
+    let theirs = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{theirs}/v2/health/ready"), &mut child.0, Duration::from_secs(180));
+    compare_hosts(&ours.base, &theirs);
+}
+
+fn compare_hosts(ours: &str, theirs: &str) {
+    let infer = "/v2/models/ppocr-cls/infer";
+    let (binary, n) = binary_request();
+    let requests: Vec<(&str, Vec<u8>, Option<usize>)> = vec![
+        ("json", json_request(), None),
+        ("binary", binary, Some(n)),
+        ("bad shape", zeros_request("x", &[1, 3, 48, 192], "FP32"), None),
+        ("malformed", b"{".to_vec(), None),
+    ];
+    for (what, body, header_len) in requests {
+        let a = post(&format!("{ours}{infer}"), &body, header_len);
+        let b = post(&format!("{theirs}{infer}"), &body, header_len);
+        assert_eq!(a.status, b.status, "{what}");
+        assert_eq!(a.header_len, b.header_len, "{what}");
+        assert_eq!(a.body, b.body, "{what}: bodies differ");
+        if what == "json" || what == "binary" {
+            check_cls_reply(&b);
+        }
+    }
+    let a = get(&format!("{ours}/v2/models/ppocr-cls"));
+    let b = get(&format!("{theirs}/v2/models/ppocr-cls"));
+    assert_eq!((a.status, a.body), (b.status, b.body), "metadata");
+}
