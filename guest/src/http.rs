@@ -122,7 +122,8 @@ fn infer(meta: &ModelMetadata, body: &[u8], json_len: Option<usize>) -> Result<R
 
 /// The model's metadata if the path names this component's model (and version, if given).
 fn own_model(wanted: oip::ModelRef) -> Result<ModelMetadata, OipError> {
-    let meta = state::with_model(|m| Ok(m.metadata())).map_err(|e| OipError::new(503, e.message))?;
+    let meta =
+        state::with_model(|m| Ok(m.metadata())).map_err(|e| OipError::new(503, e.message))?;
     if wanted.name != meta.name {
         return Err(OipError::not_found(format!(
             "unknown model `{}`; this component serves `{}`",
@@ -243,8 +244,12 @@ fn header_usize(request: &IncomingRequest, name: &str) -> Result<Option<usize>, 
 /// Reads the whole body, refusing more than [`oip::MAX_BODY_BYTES`] before reading it all.
 fn read_body(request: &IncomingRequest) -> Result<Vec<u8>, OipError> {
     let limit = oip::MAX_BODY_BYTES;
-    let too_large =
-        || OipError::new(413, format!("the request body is larger than {limit} bytes"));
+    let too_large = || {
+        OipError::new(
+            413,
+            format!("the request body is larger than {limit} bytes"),
+        )
+    };
     if header_usize(request, "content-length")?.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
@@ -268,10 +273,16 @@ fn read_body(request: &IncomingRequest) -> Result<Vec<u8>, OipError> {
 fn send(out: ResponseOutparam, reply: Reply) {
     let mut headers: Vec<(String, Vec<u8>)> = vec![
         ("content-type".into(), reply.content_type.into()),
-        ("content-length".into(), reply.body.len().to_string().into_bytes()),
+        (
+            "content-length".into(),
+            reply.body.len().to_string().into_bytes(),
+        ),
     ];
     if let Some(n) = reply.json_len {
-        headers.push((oip::HEADER_CONTENT_LENGTH.into(), n.to_string().into_bytes()));
+        headers.push((
+            oip::HEADER_CONTENT_LENGTH.into(),
+            n.to_string().into_bytes(),
+        ));
     }
     let fields = Fields::from_list(&headers).expect("static header names are valid");
     let response = OutgoingResponse::new(fields);
@@ -282,7 +293,9 @@ fn send(out: ResponseOutparam, reply: Reply) {
     ResponseOutparam::set(out, Ok(response));
     let mut stream = body.write().expect("the stream of a new body");
     // A client that hung up is not our error: drop the rest quietly.
-    let written = stream.write_all(&reply.body).and_then(|()| Write::flush(&mut stream));
+    let written = stream
+        .write_all(&reply.body)
+        .and_then(|()| Write::flush(&mut stream));
     drop(stream);
     if written.is_ok() {
         let _ = OutgoingBody::finish(body, None);

@@ -33,7 +33,12 @@ fn report(path: &Path) -> Value {
 
 /// The classifier packed at batch 1, as a batch job would use it.
 fn cls_b1() -> (PathBuf, Model) {
-    let wasm = pack_variant(&model_case("real", "ppocr-cls"), "batch-cls-b1", "1", &["x=1,3,48,192"]);
+    let wasm = pack_variant(
+        &model_case("real", "ppocr-cls"),
+        "batch-cls-b1",
+        "1",
+        &["x=1,3,48,192"],
+    );
     let model = runtime().load(&wasm).unwrap();
     (wasm, model)
 }
@@ -65,8 +70,15 @@ fn write_npy_records(dir: &Path, records: &[Tensor]) {
 
 /// Every record folder holds exactly the outputs a single `infer` call gives.
 fn check_npy_outputs(out: &Path, model: &Model, records: &[Tensor]) {
-    let folders: Vec<_> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(folders.len(), records.len(), "one folder per record, no temp leftovers: {folders:?}");
+    let folders: Vec<_> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        folders.len(),
+        records.len(),
+        "one folder per record, no temp leftovers: {folders:?}"
+    );
     let mut instance = model.instantiate().unwrap();
     for (i, record) in records.iter().enumerate() {
         let want = instance.infer(std::slice::from_ref(record)).unwrap();
@@ -87,12 +99,22 @@ fn npy_records_match_single_infer_calls() {
     let records = cls_records(24);
     write_npy_records(&dir.join("in"), &records);
     let out = dir.join("out");
-    let o = batch(&[wasm.to_str().unwrap(), dir.join("in").to_str().unwrap(), "-o", out.to_str().unwrap(), "-j", "2"]);
+    let o = batch(&[
+        wasm.to_str().unwrap(),
+        dir.join("in").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-j",
+        "2",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     check_npy_outputs(&out, &model, &records);
 
     let r = report(&dir.join("out.report.json"));
-    assert_eq!(r["records"], json!({"total": 24, "ok": 24, "skipped": 0, "failed": 0}));
+    assert_eq!(
+        r["records"],
+        json!({"total": 24, "ok": 24, "skipped": 0, "failed": 0})
+    );
     assert_eq!(r["exit_code"], 0);
     assert_eq!(r["model"]["name"], "ppocr-cls");
     assert_eq!(r["model"]["sha256"].as_str().unwrap().len(), 64);
@@ -100,13 +122,29 @@ fn npy_records_match_single_infer_calls() {
     // Not a terminal: plain lines, no bar redraws or colors.
     let stderr = text(&o.stderr);
     assert!(stderr.contains("24/24 records (100%)"), "{stderr}");
-    assert!(!stderr.contains('\r') && !stderr.contains('\x1b'), "{stderr:?}");
+    assert!(
+        !stderr.contains('\r') && !stderr.contains('\x1b'),
+        "{stderr:?}"
+    );
 
     // A second run finds everything done.
-    let again = batch(&[wasm.to_str().unwrap(), dir.join("in").to_str().unwrap(), "-o", out.to_str().unwrap(), "-q"]);
+    let again = batch(&[
+        wasm.to_str().unwrap(),
+        dir.join("in").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
     assert_eq!(again.status.code(), Some(0));
-    assert!(again.stderr.is_empty(), "--quiet prints nothing: {}", text(&again.stderr));
-    assert_eq!(report(&dir.join("out.report.json"))["records"]["skipped"], 24);
+    assert!(
+        again.stderr.is_empty(),
+        "--quiet prints nothing: {}",
+        text(&again.stderr)
+    );
+    assert_eq!(
+        report(&dir.join("out.report.json"))["records"]["skipped"],
+        24
+    );
 }
 
 #[test]
@@ -116,7 +154,15 @@ fn killed_run_resumes_to_a_complete_output() {
     let records = cls_records(400);
     write_npy_records(&dir.join("in"), &records);
     let out = dir.join("out");
-    let args = [wasm.to_str().unwrap(), dir.join("in").to_str().unwrap(), "-o", out.to_str().unwrap(), "-j", "1"];
+    let input = dir.join("in");
+    let args = [
+        wasm.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-j",
+        "1",
+    ];
     let mut child = Command::new(edgeinfer_bin())
         .arg("batch")
         .args(args)
@@ -127,26 +173,44 @@ fn killed_run_resumes_to_a_complete_output() {
         .unwrap();
     let done = |out: &Path| {
         std::fs::read_dir(out)
-            .map(|d| d.filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with('.')).count())
+            .map(|d| {
+                d.filter(|e| {
+                    !e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with('.')
+                })
+                .count()
+            })
             .unwrap_or(0)
     };
     let deadline = Instant::now() + Duration::from_secs(120);
     while done(&out) < 40 {
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
         assert!(Instant::now() < deadline, "no progress");
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let partial = done(&out);
-    assert!(partial < records.len(), "killed too late to test anything ({partial})");
+    assert!(
+        partial < records.len(),
+        "killed too late to test anything ({partial})"
+    );
 
     let o = batch(&args);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let r = report(&dir.join("out.report.json"));
     let skipped = r["records"]["skipped"].as_u64().unwrap();
     let ok = r["records"]["ok"].as_u64().unwrap();
-    assert!(skipped as usize >= partial, "skipped {skipped}, {partial} were done");
+    assert!(
+        skipped as usize >= partial,
+        "skipped {skipped}, {partial} were done"
+    );
     assert_eq!(skipped + ok, 400, "every record exactly once");
     check_npy_outputs(&out, &model, &records);
 }
@@ -166,25 +230,55 @@ fn jsonl_requests_with_corrupt_records_and_exit_codes() {
         })
         .collect();
     lines.insert(2, "{not json".to_string());
-    lines.insert(4, json!({"id": "bad-shape", "inputs": [{"name": "x", "shape": [1, 3, 48, 100],
-        "datatype": "FP32", "data": vec![0.0; 3 * 48 * 100]}]}).to_string());
+    lines.insert(
+        4,
+        json!({"id": "bad-shape", "inputs": [{"name": "x", "shape": [1, 3, 48, 100],
+        "datatype": "FP32", "data": vec![0.0; 3 * 48 * 100]}]})
+        .to_string(),
+    );
     let input = dir.join("requests.jsonl");
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
     let out = dir.join("responses.jsonl");
-    let run = || batch(&[wasm.to_str().unwrap(), input.to_str().unwrap(), "-o", out.to_str().unwrap(), "-j", "2"]);
+    let run = || {
+        batch(&[
+            wasm.to_str().unwrap(),
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "-j",
+            "2",
+        ])
+    };
 
     let o = run();
-    assert_eq!(o.status.code(), Some(1), "some records failed: {}", text(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "some records failed: {}",
+        text(&o.stderr)
+    );
     let errors: Vec<Value> = std::fs::read_to_string(dir.join("responses.jsonl.errors.jsonl"))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let failed: HashSet<&str> = errors.iter().map(|e| e["record"].as_str().unwrap()).collect();
+    let failed: HashSet<&str> = errors
+        .iter()
+        .map(|e| e["record"].as_str().unwrap())
+        .collect();
     assert_eq!(failed, HashSet::from(["3", "bad-shape"]), "{errors:?}");
-    let why = |id: &str| errors.iter().find(|e| e["record"] == id).unwrap()["error"].as_str().unwrap().to_string();
+    let why = |id: &str| {
+        errors.iter().find(|e| e["record"] == id).unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     assert!(why("3").contains("malformed infer request"), "{}", why("3"));
-    assert!(why("bad-shape").contains("input `x`"), "{}", why("bad-shape"));
+    assert!(
+        why("bad-shape").contains("input `x`"),
+        "{}",
+        why("bad-shape")
+    );
 
     let check_responses = || {
         let responses: Vec<Value> = std::fs::read_to_string(&out)
@@ -195,9 +289,14 @@ fn jsonl_requests_with_corrupt_records_and_exit_codes() {
         assert_eq!(responses.len(), 6, "no duplicates after re-runs");
         let mut instance = model.instantiate().unwrap();
         for (i, record) in records.iter().enumerate() {
-            let response = responses.iter().find(|r| r["id"] == format!("r{i}")).unwrap();
+            let response = responses
+                .iter()
+                .find(|r| r["id"] == format!("r{i}"))
+                .unwrap();
             assert_eq!(response["model_name"], "ppocr-cls");
-            let want = instance.infer(std::slice::from_ref(record)).unwrap()[0].to_f32().unwrap();
+            let want = instance.infer(std::slice::from_ref(record)).unwrap()[0]
+                .to_f32()
+                .unwrap();
             let got: Vec<f32> = response["outputs"][0]["data"]
                 .as_array()
                 .unwrap()
@@ -217,12 +316,23 @@ fn jsonl_requests_with_corrupt_records_and_exit_codes() {
     let o = run();
     assert_eq!(o.status.code(), Some(1));
     let r = report(&dir.join("responses.jsonl.report.json"));
-    assert_eq!(r["records"], json!({"total": 8, "ok": 1, "skipped": 5, "failed": 2}));
+    assert_eq!(
+        r["records"],
+        json!({"total": 8, "ok": 1, "skipped": 5, "failed": 2})
+    );
     check_responses();
 
     // --max-failures: stop early and say so.
-    let o = batch(&[wasm.to_str().unwrap(), input.to_str().unwrap(), "-o", dir.join("again.jsonl").to_str().unwrap(),
-                    "-j", "1", "--max-failures", "0"]);
+    let o = batch(&[
+        wasm.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "-o",
+        dir.join("again.jsonl").to_str().unwrap(),
+        "-j",
+        "1",
+        "--max-failures",
+        "0",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let r = report(&dir.join("again.jsonl.report.json"));
     assert_eq!(r["aborted"], true);
@@ -234,7 +344,13 @@ fn csv_rows_and_batching_along_the_free_dimension() {
     let case = model_case("test", "mlp");
     let (wasm, model) = case.packed().unwrap();
     let dir = scratch("batch-csv");
-    let rows: Vec<Vec<f32>> = (0..10).map(|i| (0..16).map(|j| ((i * 16 + j) as f32 * 0.37).sin()).collect()).collect();
+    let rows: Vec<Vec<f32>> = (0..10)
+        .map(|i| {
+            (0..16)
+                .map(|j| ((i * 16 + j) as f32 * 0.37).sin())
+                .collect()
+        })
+        .collect();
     let mut csv = String::from("id");
     for j in 0..16 {
         csv.push_str(&format!(",f{j}"));
@@ -249,7 +365,12 @@ fn csv_rows_and_batching_along_the_free_dimension() {
     }
     std::fs::write(dir.join("in.csv"), csv).unwrap();
     let out = dir.join("out.csv");
-    let o = batch(&[wasm.to_str().unwrap(), dir.join("in.csv").to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let o = batch(&[
+        wasm.to_str().unwrap(),
+        dir.join("in.csv").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let written = std::fs::read_to_string(&out).unwrap();
     let mut lines = written.lines();
@@ -259,8 +380,15 @@ fn csv_rows_and_batching_along_the_free_dimension() {
     for line in lines {
         let fields: Vec<&str> = line.split(',').collect();
         let i: usize = fields[0].trim_start_matches("row").parse().unwrap();
-        let want = instance.infer(&[Tensor::from_f32("x", &[1, 16], &rows[i])]).unwrap()[0].to_f32().unwrap();
-        let got: Vec<f32> = fields[1..].iter().map(|v| v.parse::<f64>().unwrap() as f32).collect();
+        let want = instance
+            .infer(&[Tensor::from_f32("x", &[1, 16], &rows[i])])
+            .unwrap()[0]
+            .to_f32()
+            .unwrap();
+        let got: Vec<f32> = fields[1..]
+            .iter()
+            .map(|v| v.parse::<f64>().unwrap() as f32)
+            .collect();
         assert_eq!(got, want, "row {i}");
         seen += 1;
     }
@@ -269,14 +397,27 @@ fn csv_rows_and_batching_along_the_free_dimension() {
     // The same rows as .npy records, 4 per call along N: the same answers within float
     // reassociation of a batched matmul.
     let npy = dir.join("npy");
-    let tensors: Vec<Tensor> = rows.iter().map(|r| Tensor::from_f32("x", &[1, 16], r)).collect();
+    let tensors: Vec<Tensor> = rows
+        .iter()
+        .map(|r| Tensor::from_f32("x", &[1, 16], r))
+        .collect();
     write_npy_records(&npy, &tensors);
     let out = dir.join("batched");
-    let o = batch(&[wasm.to_str().unwrap(), npy.to_str().unwrap(), "-o", out.to_str().unwrap(), "--batch-size", "4", "-j", "2"]);
+    let o = batch(&[
+        wasm.to_str().unwrap(),
+        npy.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--batch-size",
+        "4",
+        "-j",
+        "2",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     for (i, t) in tensors.iter().enumerate() {
         let want = instance.infer(std::slice::from_ref(t)).unwrap();
-        let got = edgeinfer::npy::read_npy_file(&out.join(format!("rec{i:05}/y.npy")), "y").unwrap();
+        let got =
+            edgeinfer::npy::read_npy_file(&out.join(format!("rec{i:05}/y.npy")), "y").unwrap();
         assert_eq!(got.shape, vec![1, 4]);
         assert!(got.max_abs_diff(&want[0]).unwrap() < 1e-5, "record {i}");
     }
@@ -288,15 +429,45 @@ fn usage_and_model_errors_exit_2() {
     let dir = scratch("batch-errors");
     std::fs::create_dir_all(dir.join("in")).unwrap();
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["missing.wasm".into(), dir.join("in").display().to_string(), "-o".into(), "x".into()], "missing.wasm"),
-        (vec![wasm.display().to_string(), dir.join("nope.txt").display().to_string(), "-o".into(), "x".into()], "does not exist"),
-        (vec![wasm.display().to_string(), dir.join("in").display().to_string(), "-o".into(), "x".into(), "--batch-size".into(), "4".into()], "--batch-size needs"),
+        (
+            vec![
+                "missing.wasm".into(),
+                dir.join("in").display().to_string(),
+                "-o".into(),
+                "x".into(),
+            ],
+            "missing.wasm",
+        ),
+        (
+            vec![
+                wasm.display().to_string(),
+                dir.join("nope.txt").display().to_string(),
+                "-o".into(),
+                "x".into(),
+            ],
+            "does not exist",
+        ),
+        (
+            vec![
+                wasm.display().to_string(),
+                dir.join("in").display().to_string(),
+                "-o".into(),
+                "x".into(),
+                "--batch-size".into(),
+                "4".into(),
+            ],
+            "--batch-size needs",
+        ),
         (vec!["--bogus".into()], "unexpected argument"),
     ];
     for (args, needle) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = batch(&args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
-        assert!(text(&o.stderr).contains(needle), "{args:?}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains(needle),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
     }
 }

@@ -8,6 +8,7 @@ mod common;
 use common::*;
 use edgeinfer::serve::{self, ModelSpec, ServeOptions, WeightSpec};
 use serde_json::{Value, json};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -92,7 +93,10 @@ impl Reply {
     }
 
     fn error(&self) -> String {
-        self.json()["error"].as_str().unwrap_or_default().to_string()
+        self.json()["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -158,7 +162,12 @@ fn f32_values(bytes: &[u8]) -> Vec<f32> {
 
 /// Checks an infer reply against onnxruntime's reference output; returns the values.
 fn check_cls_reply(reply: &Reply) -> Vec<f32> {
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
     let v = reply.json();
     let out = &v["outputs"][0];
     assert_eq!(out["name"], CLS_OUTPUT);
@@ -176,7 +185,10 @@ fn check_cls_reply(reply: &Reply) -> Vec<f32> {
     let expected = &cls().expected()[0];
     let got = edgeinfer::Tensor::from_f32(CLS_OUTPUT, &[2, 2], &values);
     let diff = got.max_abs_diff(expected).unwrap();
-    assert!(diff <= cls().tolerance, "differs from onnxruntime by {diff:e}");
+    assert!(
+        diff <= cls().tolerance,
+        "differs from onnxruntime by {diff:e}"
+    );
     // Row 0 is the upright line (label "0"), row 1 the rotated one ("180").
     assert!(values[0] > values[1] && values[3] > values[2], "{values:?}");
     values
@@ -194,7 +206,10 @@ fn json_and_binary_requests_match_onnxruntime() {
     let (body, header_len) = binary_request();
     let binary = post(&url, &body, Some(header_len));
     assert_eq!(binary.json()["id"], "bin");
-    assert_eq!(binary.json()["outputs"][0]["parameters"]["binary_data_size"], 16);
+    assert_eq!(
+        binary.json()["outputs"][0]["parameters"]["binary_data_size"],
+        16
+    );
     let from_binary = check_cls_reply(&binary);
     // JSON prints f32 exactly (shortest round-trip form): both paths give the same numbers.
     assert_eq!(from_json, from_binary);
@@ -204,11 +219,20 @@ fn json_and_binary_requests_match_onnxruntime() {
     assert_eq!(meta.status, 200);
     let meta = meta.json();
     assert_eq!(meta["versions"], json!(["1"]));
-    assert_eq!(meta["inputs"][0], json!({"name": "x", "datatype": "FP32", "shape": [2, 3, 48, 192]}));
-    assert_eq!(get(&server.url("/v2/models/ppocr-cls/versions/1/ready")).json()["ready"], true);
+    assert_eq!(
+        meta["inputs"][0],
+        json!({"name": "x", "datatype": "FP32", "shape": [2, 3, 48, 192]})
+    );
+    assert_eq!(
+        get(&server.url("/v2/models/ppocr-cls/versions/1/ready")).json()["ready"],
+        true
+    );
     assert_eq!(get(&server.url("/v2/health/live")).status, 200);
     assert_eq!(get(&server.url("/v2/health/ready")).json()["ready"], true);
-    assert_eq!(get(&server.url("/v2")).json()["extensions"], json!(["binary_tensor_data"]));
+    assert_eq!(
+        get(&server.url("/v2")).json()["extensions"],
+        json!(["binary_tensor_data"])
+    );
 }
 
 #[test]
@@ -221,7 +245,12 @@ fn every_error_path_has_its_status_and_message() {
     });
     let infer = server.url("/v2/models/ppocr-cls/infer");
     let cases: Vec<(&str, Reply, u16, &str)> = vec![
-        ("malformed JSON", post(&infer, b"{\"inputs\": [", None), 400, "malformed infer request"),
+        (
+            "malformed JSON",
+            post(&infer, b"{\"inputs\": [", None),
+            400,
+            "malformed infer request",
+        ),
         (
             "unknown model",
             post(&server.url("/v2/models/nope/infer"), b"{}", None),
@@ -230,7 +259,11 @@ fn every_error_path_has_its_status_and_message() {
         ),
         (
             "unknown version",
-            post(&server.url("/v2/models/ppocr-cls/versions/9/infer"), b"{}", None),
+            post(
+                &server.url("/v2/models/ppocr-cls/versions/9/infer"),
+                b"{}",
+                None,
+            ),
             404,
             "has no version `9`",
         ),
@@ -272,27 +305,107 @@ fn every_error_path_has_its_status_and_message() {
             400,
             "unknown output `nope`",
         ),
-        ("truncated binary body", {
-            let (mut body, n) = binary_request();
-            body.truncate(body.len() - 100);
-            post(&infer, &body, Some(n))
-        }, 400, "binary data remain in the body"),
         (
-            "oversized body",
-            post(&infer, &vec![b' '; 2 << 20], None),
+            "truncated binary body",
+            {
+                let (mut body, n) = binary_request();
+                body.truncate(body.len() - 100);
+                post(&infer, &body, Some(n))
+            },
+            400,
+            "binary data remain in the body",
+        ),
+        (
+            "oversized body (Content-Length)",
+            raw_post(
+                &server.base,
+                "/v2/models/ppocr-cls/infer",
+                "Content-Length: 2097152\r\n",
+                b"",
+            ),
             413,
             "larger than 1048576 bytes",
         ),
-        ("wrong method", get(&infer), 405, "method GET is not allowed"),
-        ("unknown endpoint", get(&server.url("/v1/models")), 404, "no such endpoint"),
+        (
+            "oversized body (chunked)",
+            raw_post(
+                &server.base,
+                "/v2/models/ppocr-cls/infer",
+                "Transfer-Encoding: chunked\r\n",
+                &chunked(&vec![b' '; (1 << 20) + 10]),
+            ),
+            413,
+            "larger than 1048576 bytes",
+        ),
+        (
+            "wrong method",
+            get(&infer),
+            405,
+            "method GET is not allowed",
+        ),
+        (
+            "unknown endpoint",
+            get(&server.url("/v1/models")),
+            404,
+            "no such endpoint",
+        ),
     ];
     for (what, reply, status, message) in cases {
-        assert_eq!(reply.status, status, "{what}: {}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(
+            reply.status,
+            status,
+            "{what}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
         let error = reply.error();
-        assert!(error.contains(message), "{what}: `{error}` lacks `{message}`");
+        assert!(
+            error.contains(message),
+            "{what}: `{error}` lacks `{message}`"
+        );
     }
     // After all that the server still answers correctly.
     check_cls_reply(&post(&infer, &json_request(), None));
+}
+
+/// A request written by hand on a socket: the server answers an oversized body without
+/// reading it, which an HTTP client still sending the body sees as a broken pipe.
+fn raw_post(base: &str, path: &str, headers: &str, body: &[u8]) -> Reply {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!("POST {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{headers}\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(body); // the server may stop reading early
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.as_bytes().to_vec())
+        .unwrap_or_default();
+    Reply {
+        status,
+        header_len: None,
+        body,
+    }
+}
+
+fn chunked(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in body.chunks(64 << 10) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
 }
 
 fn zeros_request(name: &str, shape: &[usize], datatype: &str) -> Vec<u8> {
@@ -333,7 +446,11 @@ fn traffic_split_follows_the_weights() {
     // Smooth weighted round-robin: every 100 consecutive requests split exactly 90/10.
     assert_eq!(v2_count, 10);
     // A version named in the path bypasses the split.
-    let pinned = post(&server.url("/v2/models/ppocr-cls/versions/2/infer"), &body, None);
+    let pinned = post(
+        &server.url("/v2/models/ppocr-cls/versions/2/infer"),
+        &body,
+        None,
+    );
     assert_eq!(pinned.json()["model_version"], "2");
 }
 
@@ -379,7 +496,10 @@ fn hot_reload_under_load_loses_no_request() {
                         }
                     } else {
                         failed.fetch_add(1, Ordering::Relaxed);
-                        eprintln!("failed during reload: {}", String::from_utf8_lossy(&reply.body));
+                        eprintln!(
+                            "failed during reload: {}",
+                            String::from_utf8_lossy(&reply.body)
+                        );
                     }
                 }
             })
@@ -400,12 +520,21 @@ fn hot_reload_under_load_loses_no_request() {
     for c in clients {
         c.join().unwrap();
     }
-    assert!(saw_v2.load(Ordering::Relaxed), "the new file never took traffic");
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "requests failed during the reload");
+    assert!(
+        saw_v2.load(Ordering::Relaxed),
+        "the new file never took traffic"
+    );
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "requests failed during the reload"
+    );
     assert!(ok.load(Ordering::Relaxed) > 20);
     let metrics = String::from_utf8(get(&server.url("/metrics")).body).unwrap();
     assert!(
-        metrics.contains(r#"edgeinfer_model_reloads_total{model="ppocr-cls",version="live",result="ok"} 1"#),
+        metrics.contains(
+            r#"edgeinfer_model_reloads_total{model="ppocr-cls",version="live",result="ok"} 1"#
+        ),
         "{metrics}"
     );
 }
@@ -439,8 +568,20 @@ fn metrics_parse_as_prometheus_text_and_count_requests() {
             .unwrap_or_else(|| panic!("no sample {name} {labels:?} in\n{text}"))
     };
     let model = [("model", "ppocr-cls"), ("version", "1")];
-    assert_eq!(value("edgeinfer_requests_total", &[model[0], model[1], ("status", "200")]), 3.0);
-    assert_eq!(value("edgeinfer_requests_total", &[model[0], model[1], ("status", "400")]), 1.0);
+    assert_eq!(
+        value(
+            "edgeinfer_requests_total",
+            &[model[0], model[1], ("status", "200")]
+        ),
+        3.0
+    );
+    assert_eq!(
+        value(
+            "edgeinfer_requests_total",
+            &[model[0], model[1], ("status", "400")]
+        ),
+        1.0
+    );
     assert_eq!(value("edgeinfer_errors_total", &model), 1.0);
     assert_eq!(value("edgeinfer_instances_in_flight", &[]), 0.0);
     let histogram = scrape
@@ -456,12 +597,14 @@ fn metrics_parse_as_prometheus_text_and_count_requests() {
     }
 }
 
-/// A child process killed when the test ends, pass or fail.
+/// A child process (started in its own process group) killed with its children when the test
+/// ends, pass or fail: `jco` runs the server in a node process of its own.
 struct Reaped(Child);
 
 impl Drop for Reaped {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // SAFETY: signalling the process group we created for this child.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
         let _ = self.0.wait();
     }
 }
@@ -485,7 +628,10 @@ fn wait_ready(url: &str, child: &mut Child, limit: Duration) {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("the server exited with {status} before answering {url}");
         }
-        assert!(Instant::now() < deadline, "{url} did not answer within {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "{url} did not answer within {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -503,14 +649,26 @@ fn cli_serves_and_shuts_down_on_sigterm() {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{base}/v2/health/ready"), &mut child, Duration::from_secs(120));
-    check_cls_reply(&post(&format!("{base}/v2/models/ppocr-cls/infer"), &json_request(), None));
+    wait_ready(
+        &format!("{base}/v2/health/ready"),
+        &mut child,
+        Duration::from_secs(120),
+    );
+    check_cls_reply(&post(
+        &format!("{base}/v2/models/ppocr-cls/infer"),
+        &json_request(),
+        None,
+    ));
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let output = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "exit {:?}: {stderr}", output.status);
+    assert!(
+        output.status.success(),
+        "exit {:?}: {stderr}",
+        output.status
+    );
     assert!(stdout.contains(&format!("listening on {base}")), "{stdout}");
     assert!(stdout.contains("shutting down"), "{stdout}");
     // Structured access log line for the request.
@@ -542,13 +700,18 @@ fn jco_serve_gives_the_same_bytes() {
         .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
         .arg(&wasm)
         .current_dir(&hosts)
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let mut child = Reaped(child);
     let theirs = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{theirs}/v2/health/ready"), &mut child.0, Duration::from_secs(180));
+    wait_ready(
+        &format!("{theirs}/v2/health/ready"),
+        &mut child.0,
+        Duration::from_secs(180),
+    );
     compare_hosts(&ours.base, &theirs);
 }
 
@@ -570,13 +733,18 @@ fn wasmtime_serve_gives_the_same_bytes() {
     let child = Command::new("wasmtime")
         .args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")])
         .arg(&wasm)
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let mut child = Reaped(child);
     let theirs = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{theirs}/v2/health/ready"), &mut child.0, Duration::from_secs(180));
+    wait_ready(
+        &format!("{theirs}/v2/health/ready"),
+        &mut child.0,
+        Duration::from_secs(180),
+    );
     compare_hosts(&ours.base, &theirs);
 }
 
@@ -586,7 +754,11 @@ fn compare_hosts(ours: &str, theirs: &str) {
     let requests: Vec<(&str, Vec<u8>, Option<usize>)> = vec![
         ("json", json_request(), None),
         ("binary", binary, Some(n)),
-        ("bad shape", zeros_request("x", &[1, 3, 48, 192], "FP32"), None),
+        (
+            "bad shape",
+            zeros_request("x", &[1, 3, 48, 192], "FP32"),
+            None,
+        ),
         ("malformed", b"{".to_vec(), None),
     ];
     for (what, body, header_len) in requests {

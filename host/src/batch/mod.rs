@@ -14,8 +14,8 @@ mod source;
 
 pub use source::InputKind;
 
-use crate::runtime::{Dim, InferError, Metadata, Model, Runtime};
 use crate::Tensor;
+use crate::runtime::{Dim, InferError, Metadata, Model, Runtime};
 use anyhow::{Context, Result, bail};
 use edgeinfer_protocol::oip::RequestedOutput;
 use progress::Progress;
@@ -46,6 +46,8 @@ pub struct BatchOptions {
     /// Stop taking new records once more than this many failed.
     pub max_failures: Option<u64>,
     pub quiet: bool,
+    /// Where compiled code is cached between runs (see [`Runtime::load_cached`]).
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -100,17 +102,47 @@ struct Outcome {
     result: Result<(Vec<Tensor>, Vec<RequestedOutput>), String>,
 }
 
-/// Runs the batch. An `Err` is a usage or model problem (nothing ran); failed records are
-/// counted in the report instead.
+/// Runs the batch. An `Err` is a usage or model problem (nothing ran): it still leaves a
+/// report with `exit_code` 2 and the error, for schedulers that read reports. Failed records
+/// are counted in the report instead.
 pub fn run(runtime: &Runtime, options: &BatchOptions) -> Result<BatchReport> {
     let started_at = SystemTime::now();
+    run_records(runtime, options, started_at).inspect_err(|e| {
+        let report = serde_json::json!({
+            "started": humantime::format_rfc3339_seconds(started_at).to_string(),
+            "finished": humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            "model": { "path": options.model },
+            "input": options.input,
+            "output": options.output,
+            "exit_code": 2,
+            "error": format!("{e:#}"),
+        });
+        let path = report_path(options);
+        if let Ok(bytes) = serde_json::to_vec_pretty(&report) {
+            let _ = crate::pack::write_atomically(&path, &bytes);
+        }
+    })
+}
+
+fn report_path(options: &BatchOptions) -> PathBuf {
+    options
+        .report
+        .clone()
+        .unwrap_or_else(|| default_side_file(&options.output, ".report.json"))
+}
+
+fn run_records(
+    runtime: &Runtime,
+    options: &BatchOptions,
+    started_at: SystemTime,
+) -> Result<BatchReport> {
     let started = Instant::now();
     let bytes = std::fs::read(&options.model)
         .with_context(|| format!("reading {}", options.model.display()))?;
     let sha256 = crate::pack::sha256_hex(&bytes);
     drop(bytes);
     let model = runtime
-        .load(&options.model)
+        .load_cached(&options.model, options.cache_dir.as_deref())
         .with_context(|| format!("cannot load {}", options.model.display()))?;
     let metadata = model.metadata()?;
     let source = Source::open(
@@ -123,11 +155,13 @@ pub fn run(runtime: &Runtime, options: &BatchOptions) -> Result<BatchReport> {
     if batch_size > 1 {
         check_batchable(&metadata)?;
     }
-    let mut sink = Sink::open(&options.output, source.kind, &metadata.name, &metadata.version)?;
-    let report_path = options
-        .report
-        .clone()
-        .unwrap_or_else(|| default_side_file(&options.output, ".report.json"));
+    let mut sink = Sink::open(
+        &options.output,
+        source.kind,
+        &metadata.name,
+        &metadata.version,
+    )?;
+    let report_path = report_path(options);
     let errors_path = options
         .errors
         .clone()
@@ -148,10 +182,7 @@ pub fn run(runtime: &Runtime, options: &BatchOptions) -> Result<BatchReport> {
     if !options.quiet {
         eprintln!(
             "batch: {} v{}: {} records ({} already done), {jobs} workers, batch size {batch_size}",
-            metadata.name,
-            metadata.version,
-            total,
-            counts.skipped
+            metadata.name, metadata.version, total, counts.skipped
         );
     }
 
@@ -166,7 +197,9 @@ pub fn run(runtime: &Runtime, options: &BatchOptions) -> Result<BatchReport> {
             let (model, metadata, source, pending, next, stop) =
                 (&model, &metadata, &source, &pending, &next, &stop);
             scope.spawn(move || {
-                work(model, metadata, source, pending, next, stop, batch_size, &tx);
+                work(
+                    model, metadata, source, pending, next, stop, batch_size, &tx,
+                );
             });
         }
         drop(tx);
@@ -279,7 +312,9 @@ fn run_chunk(
     inputs: Vec<(usize, Result<source::RecordInputs, String>)>,
 ) -> ChunkResult {
     if inputs.len() > 1
-        && inputs.iter().all(|(_, r)| r.as_ref().is_ok_and(|r| r.outputs.is_empty()))
+        && inputs
+            .iter()
+            .all(|(_, r)| r.as_ref().is_ok_and(|r| r.outputs.is_empty()))
     {
         let records: Vec<&[Tensor]> = inputs
             .iter()
@@ -375,9 +410,11 @@ fn join_batch(metadata: &Metadata, records: &[&[Tensor]]) -> Option<(Vec<Tensor>
             .collect::<Option<_>>()?;
         let head = parts[0];
         if head.shape.is_empty()
-            || parts
-                .iter()
-                .any(|t| t.dtype != head.dtype || t.shape.len() != head.shape.len() || t.shape[1..] != head.shape[1..])
+            || parts.iter().any(|t| {
+                t.dtype != head.dtype
+                    || t.shape.len() != head.shape.len()
+                    || t.shape[1..] != head.shape[1..]
+            })
         {
             return None;
         }

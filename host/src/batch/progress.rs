@@ -83,7 +83,11 @@ impl Progress {
             } else {
                 "?".into()
             };
-            let pct = if *total > 0 { 100.0 * *done as f64 / *total as f64 } else { 100.0 };
+            let pct = if *total > 0 {
+                100.0 * *done as f64 / *total as f64
+            } else {
+                100.0
+            };
             eprintln!(
                 "batch: {done}/{total} records ({pct:.0}%), {rate:.1} records/s, ETA {eta}, {failed} failed"
             );

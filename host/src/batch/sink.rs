@@ -35,7 +35,12 @@ pub(crate) struct Sink {
 
 impl Sink {
     /// Opens the output matching the input kind and reads which records it already holds.
-    pub(crate) fn open(path: &Path, input: InputKind, model_name: &str, model_version: &str) -> Result<Sink> {
+    pub(crate) fn open(
+        path: &Path,
+        input: InputKind,
+        model_name: &str,
+        model_version: &str,
+    ) -> Result<Sink> {
         let format = match input {
             InputKind::NpyFiles | InputKind::NpyFolders => Format::NpyDir,
             InputKind::Jsonl => Format::Jsonl,
@@ -164,19 +169,28 @@ impl Sink {
                     binary_output: false,
                 };
                 let outputs: Vec<oip::Tensor> = outputs.into_iter().map(Into::into).collect();
-                let mut line =
-                    oip::encode_response(&self.model_name, &self.model_version, &request, &outputs)?
-                        .body;
+                let mut line = oip::encode_response(
+                    &self.model_name,
+                    &self.model_version,
+                    &request,
+                    &outputs,
+                )?
+                .body;
                 line.push(b'\n');
                 self.append(&line)?;
             }
             Format::Csv => {
                 let mut text = String::new();
                 if !self.csv_header_written {
-                    text.push_str(&csv_line(std::iter::once("id".to_string()).chain(csv_columns(&outputs))));
+                    text.push_str(&csv_line(
+                        std::iter::once("id".to_string()).chain(csv_columns(&outputs)),
+                    ));
                     self.csv_header_written = true;
                 }
-                let values = outputs.iter().flat_map(|t| t.to_f64_lossy()).map(|v| v.to_string());
+                let values = outputs
+                    .iter()
+                    .flat_map(|t| t.to_f64_lossy())
+                    .map(|v| v.to_string());
                 text.push_str(&csv_line(std::iter::once(id.to_string()).chain(values)));
                 self.append(text.as_bytes())?;
             }

@@ -105,7 +105,11 @@ impl Source {
                     "the model has {} inputs; a {} gives one per record, so name it with \
                      --input-name, or use a directory of record folders",
                     metadata.inputs.len(),
-                    if kind == InputKind::Csv { "CSV row" } else { ".npy file" },
+                    if kind == InputKind::Csv {
+                        "CSV row"
+                    } else {
+                        ".npy file"
+                    },
                 ),
             };
             // Free dimensions of a one-record CSV input are 1.
@@ -193,7 +197,13 @@ impl Source {
             }
             Locator::Row(cells) => {
                 let (name, dtype, shape) = self.input.as_ref().expect("csv input");
-                Ok(plain(vec![row_tensor(cells, &self.columns, name, *dtype, shape)?]))
+                Ok(plain(vec![row_tensor(
+                    cells,
+                    &self.columns,
+                    name,
+                    *dtype,
+                    shape,
+                )?]))
             }
         }
     }
@@ -215,7 +225,8 @@ fn list_dir(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<(String, Pat
 }
 
 fn list_jsonl(path: &Path) -> Result<Vec<Record>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut records = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -255,7 +266,8 @@ fn list_csv(
     wanted: Option<&[String]>,
     input: &(String, DType, Vec<usize>),
 ) -> Result<CsvListing> {
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
     let header: Vec<String> = reader.headers()?.iter().map(str::to_string).collect();
     let id_column = header.iter().position(|h| h == "id");
     let columns: Vec<String> = match wanted {
@@ -266,7 +278,11 @@ fn list_csv(
         .iter()
         .map(|c| {
             header.iter().position(|h| h == c).with_context(|| {
-                format!("{}: no column `{c}` (columns: {})", path.display(), header.join(", "))
+                format!(
+                    "{}: no column `{c}` (columns: {})",
+                    path.display(),
+                    header.join(", ")
+                )
             })
         })
         .collect::<Result<Vec<usize>>>()?;
@@ -291,7 +307,10 @@ fn list_csv(
             .map(str::to_string)
             .unwrap_or_else(|| row_no.to_string());
         if let Some(first) = seen.insert(id.clone(), row_no) {
-            bail!("{}: id `{id}` is on rows {first} and {row_no}; ids must be unique", path.display());
+            bail!(
+                "{}: id `{id}` is on rows {first} and {row_no}; ids must be unique",
+                path.display()
+            );
         }
         let cells = indices
             .iter()

@@ -67,6 +67,7 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
         errors: args.errors,
         max_failures: args.max_failures,
         quiet: args.quiet,
+        cache_dir: super::cache_dir(),
     };
     let report = batch::run(&runtime, &options)?;
     if !args.quiet {
@@ -79,7 +80,11 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
             r.total,
             report.seconds,
             report.records_per_second,
-            if report.aborted { ", stopped by --max-failures" } else { "" }
+            if report.aborted {
+                ", stopped by --max-failures"
+            } else {
+                ""
+            }
         );
         eprintln!("batch: report {}", report.report_path.display());
         if r.failed > 0 {

@@ -168,7 +168,7 @@ fn dims_map(dims: &[(String, u64)]) -> BTreeMap<String, u64> {
 
 /// Where compiled code of the generic guest is cached: `$EDGEINFER_CACHE_DIR`, else the
 /// user cache dir.
-fn cache_dir() -> Option<PathBuf> {
+pub(crate) fn cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("EDGEINFER_CACHE_DIR") {
         return Some(dir.into());
     }
@@ -188,6 +188,6 @@ fn human_bytes(n: u64) -> String {
 
 fn load_model(runtime: &Runtime, path: &std::path::Path) -> Result<edgeinfer::Model> {
     runtime
-        .load(path)
+        .load_cached(path, cache_dir().as_deref())
         .with_context(|| format!("cannot load {}", path.display()))
 }

@@ -97,6 +97,24 @@ impl Runtime {
         Model::new(self.clone(), component)
     }
 
+    /// Like [`Runtime::load`], but without a fresh `.cwasm` beside the file the compiled code
+    /// is kept in `cache_dir` by content hash, so the next process maps it instead of
+    /// compiling (seconds for a large model).
+    pub fn load_cached(&self, path: &Path, cache_dir: Option<&Path>) -> Result<Model> {
+        match cache_dir {
+            Some(dir)
+                if fresh_precompiled(path).is_none()
+                    && !path.extension().is_some_and(|e| e == "cwasm") =>
+            {
+                let wasm =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                self.load_bytes_cached(&wasm, dir)
+                    .with_context(|| format!("loading {}", path.display()))
+            }
+            _ => self.load(path),
+        }
+    }
+
     /// Compiles a component from bytes.
     pub fn load_bytes(&self, wasm: &[u8]) -> Result<Model> {
         Model::new(self.clone(), self.compile(wasm)?)

@@ -164,7 +164,10 @@ mod tests {
     #[test]
     fn weight_specs() {
         let w = WeightSpec::parse("cls@2=10").unwrap();
-        assert_eq!((w.name.as_str(), w.version.as_str(), w.weight), ("cls", "2", 10));
+        assert_eq!(
+            (w.name.as_str(), w.version.as_str(), w.weight),
+            ("cls", "2", 10)
+        );
         assert!(WeightSpec::parse("cls=10").is_err());
         assert!(WeightSpec::parse("cls@2=ten").is_err());
     }

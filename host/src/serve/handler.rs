@@ -94,7 +94,9 @@ async fn dispatch(
     let request = limit_body(request, server.options.max_body_bytes)
         .await
         .map_err(fail)?;
-    let reply = forward(server, &slot, request, suffix).await.map_err(fail)?;
+    let reply = forward(server, &slot, request, suffix)
+        .await
+        .map_err(fail)?;
     Ok((reply, Some(labels)))
 }
 
@@ -187,7 +189,11 @@ async fn forward(
     }
 }
 
-fn explain_failure(store: &Store<HostState>, e: wasmtime::Error, deadline: std::time::Duration) -> OipError {
+fn explain_failure(
+    store: &Store<HostState>,
+    e: wasmtime::Error,
+    deadline: std::time::Duration,
+) -> OipError {
     if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return OipError::new(
             504,
@@ -244,5 +250,9 @@ fn reply(status: u16, content_type: &str, body: Bytes) -> Reply {
 }
 
 fn error_reply(e: &OipError) -> Reply {
-    reply(e.status, "application/json", oip::error_body(&e.message).into())
+    reply(
+        e.status,
+        "application/json",
+        oip::error_body(&e.message).into(),
+    )
 }

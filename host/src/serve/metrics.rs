@@ -130,7 +130,13 @@ impl Metrics {
     }
 
     /// Records which file and hash now serve a version, dropping the previous one's series.
-    pub(crate) fn set_info(&self, labels: &ModelLabels, sha256: &str, path: &str, old_sha: Option<&str>) {
+    pub(crate) fn set_info(
+        &self,
+        labels: &ModelLabels,
+        sha256: &str,
+        path: &str,
+        old_sha: Option<&str>,
+    ) {
         if let Some(old) = old_sha {
             self.info.remove(&InfoLabels {
                 model: labels.model.clone(),

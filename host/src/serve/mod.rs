@@ -110,7 +110,8 @@ pub async fn start(options: ServeOptions) -> Result<Running> {
     let runtime = Runtime::new(runtime_config)?;
     let loader = Arc::new(Loader::new(runtime, options.cache_dir.clone())?);
     let metrics = Arc::new(Metrics::new());
-    let registry = Registry::load(&loader, options.models.clone(), &options.weights, &metrics).await?;
+    let registry =
+        Registry::load(&loader, options.models.clone(), &options.weights, &metrics).await?;
     let listener = TcpListener::bind(&options.listen)
         .await
         .with_context(|| format!("listening on {}", options.listen))?;

@@ -23,7 +23,8 @@ struct FileStamp {
 
 impl FileStamp {
     fn of(path: &Path) -> Result<FileStamp> {
-        let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
         Ok(FileStamp {
             len: meta.len(),
             modified: meta.modified().ok(),
@@ -89,25 +90,20 @@ impl Loader {
         let stamp = FileStamp::of(path)?;
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let sha256 = crate::pack::sha256_hex(&bytes);
-        // A fresh `edgeinfer precompile` .cwasm beside the file maps in milliseconds; else
-        // compiled code is cached by content hash, so a restart does not compile again.
-        let model = match &self.cache_dir {
-            _ if crate::runtime::fresh_precompiled(path).is_some() => self.runtime.load(path),
-            Some(dir) => self.runtime.load_bytes_cached(&bytes, dir),
-            None => self.runtime.load_bytes(&bytes),
-        }
-        .with_context(|| format!("loading {}", path.display()))?;
+        let model = self.runtime.load_cached(path, self.cache_dir.as_deref())?;
         // A fresh instance answering `metadata` proves the file runs before it takes traffic.
         let metadata = model
             .metadata()
             .with_context(|| format!("{} does not answer metadata()", path.display()))?;
         let pre = self.linker.instantiate_pre(model.component())?;
-        let proxy = ProxyPre::new(pre).map_err(anyhow::Error::from).with_context(|| {
-            format!(
-                "{} does not export wasi:http/incoming-handler; repack it with this edgeinfer",
-                path.display()
-            )
-        })?;
+        let proxy = ProxyPre::new(pre)
+            .map_err(anyhow::Error::from)
+            .with_context(|| {
+                format!(
+                    "{} does not export wasi:http/incoming-handler; repack it with this edgeinfer",
+                    path.display()
+                )
+            })?;
         Ok(Loaded {
             proxy,
             metadata,
@@ -144,7 +140,9 @@ impl Registry {
         for (spec, task) in specs.into_iter().zip(tasks) {
             let loaded = task.await??;
             let name = spec.name.unwrap_or_else(|| loaded.metadata.name.clone());
-            let version = spec.version.unwrap_or_else(|| loaded.metadata.version.clone());
+            let version = spec
+                .version
+                .unwrap_or_else(|| loaded.metadata.version.clone());
             let versions = groups.entry(name.clone()).or_default();
             if versions.iter().any(|(s, _)| s.labels.version == version) {
                 bail!(
@@ -152,8 +150,16 @@ impl Registry {
                      version with NAME@VERSION=PATH"
                 );
             }
-            let labels = ModelLabels { model: name, version };
-            metrics.set_info(&labels, &loaded.sha256, &spec.path.display().to_string(), None);
+            let labels = ModelLabels {
+                model: name,
+                version,
+            };
+            metrics.set_info(
+                &labels,
+                &loaded.sha256,
+                &spec.path.display().to_string(),
+                None,
+            );
             let slot = Slot {
                 labels,
                 path: spec.path,
@@ -164,13 +170,19 @@ impl Registry {
         }
         for w in weights {
             let versions = groups.get_mut(&w.name).with_context(|| {
-                format!("--weight {}@{}: no model `{}` is served", w.name, w.version, w.name)
+                format!(
+                    "--weight {}@{}: no model `{}` is served",
+                    w.name, w.version, w.name
+                )
             })?;
             let (_, weight) = versions
                 .iter_mut()
                 .find(|(s, _)| s.labels.version == w.version)
                 .with_context(|| {
-                    format!("--weight {}@{}: model `{}` has no such version", w.name, w.version, w.name)
+                    format!(
+                        "--weight {}@{}: model `{}` has no such version",
+                        w.name, w.version, w.name
+                    )
                 })?;
             *weight = Some(w.weight);
         }
@@ -209,8 +221,11 @@ impl Registry {
                 .find(|s| s.labels.version == version)
                 .cloned()
                 .ok_or_else(|| {
-                    let versions: Vec<&str> =
-                        group.slots.iter().map(|s| s.labels.version.as_str()).collect();
+                    let versions: Vec<&str> = group
+                        .slots
+                        .iter()
+                        .map(|s| s.labels.version.as_str())
+                        .collect();
                     OipError::not_found(format!(
                         "model `{}` has no version `{version}`; its versions are: {}",
                         model.name,
@@ -224,7 +239,12 @@ impl Registry {
     pub(crate) fn describe(&self) -> Vec<(Arc<Slot>, u32)> {
         self.groups
             .values()
-            .flat_map(|g| g.slots.iter().cloned().zip(g.split.weights().iter().copied()))
+            .flat_map(|g| {
+                g.slots
+                    .iter()
+                    .cloned()
+                    .zip(g.split.weights().iter().copied())
+            })
             .collect()
     }
 

@@ -204,6 +204,19 @@ pub fn compare(outputs: &[Tensor], expected: &[Tensor], tolerance: f64) -> Resul
 /// Packs `case` again under its own file, name and version (serve and batch tests need
 /// several versions, or another input shape). Cached on disk per test process.
 pub fn pack_variant(case: &ModelCase, file: &str, version: &str, shapes: &[&str]) -> PathBuf {
+    // Tests of one binary run in parallel threads: pack each variant once.
+    static PACKED: Mutex<BTreeMap<String, Arc<OnceLock<PathBuf>>>> = Mutex::new(BTreeMap::new());
+    let slot = PACKED
+        .lock()
+        .unwrap()
+        .entry(file.to_string())
+        .or_default()
+        .clone();
+    slot.get_or_init(|| pack_variant_now(case, file, version, shapes))
+        .clone()
+}
+
+fn pack_variant_now(case: &ModelCase, file: &str, version: &str, shapes: &[&str]) -> PathBuf {
     let out_dir = root().join("target").join("edgeinfer-test");
     std::fs::create_dir_all(&out_dir).unwrap();
     let wasm = out_dir.join(format!("{file}.wasm"));
