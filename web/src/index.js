@@ -107,7 +107,7 @@ function toNamedTensor(name, value, info) {
 
 function fromTensor({ dimensions, ty, data }) {
   const { bytes, array } = DTYPES[ty];
-  const copy = data.byteOffset % bytes === 0 ? data : data.slice(); // alignment for the view
+  const copy = data.byteOffset % bytes === 0 ? data : Uint8Array.prototype.slice.call(data); // alignment for the view
   return { data: new array(copy.buffer, copy.byteOffset, copy.byteLength / bytes), shape: Array.from(dimensions), dtype: ty };
 }
 

@@ -141,7 +141,8 @@ export async function checkForUpdate(manifestUrl) {
  * Resolves to {model, manifest, source: 'network'|'cache', updated, previous?, rejected?, offline?}:
  * `updated` when a new version replaced a cached one; `rejected` = {manifest?, error} when a new
  * version was refused and the cached one kept. Options: {cache: ModelCache store | false,
- * dir, cacheName, glue}.
+ * dir, cacheName, glue, current}. With `current` (the manifest of the model the caller runs), `model`
+ * is null unless a different, verified version was loaded.
  */
 export async function loadFromManifest(manifestUrl, options = {}) {
   const url = resolveUrl(manifestUrl);
@@ -149,8 +150,11 @@ export async function loadFromManifest(manifestUrl, options = {}) {
   const store = options.cache === false ? new MemoryStore() : (options.cache ?? await ModelCache.open(options));
   let current = await store.get(key);
   if (current && (await sha256Hex(current.bytes)) !== current.manifest.sha256) current = null; // corrupt cache
+  // `current`: the manifest of a model the caller already runs; it is not loaded a second time.
+  const inUse = (m) => !!options.current && options.current.sha256 === m.sha256;
   const fromCache = async (extra) => ({
-    model: await load(current.bytes, options), manifest: current.manifest, source: 'cache', updated: false, ...extra,
+    model: inUse(current.manifest) ? null : await load(current.bytes, options),
+    manifest: current.manifest, source: 'cache', updated: false, ...extra,
   });
 
   let manifest;
@@ -161,6 +165,7 @@ export async function loadFromManifest(manifestUrl, options = {}) {
     throw error;
   }
   if (current && current.manifest.sha256 === manifest.sha256) return fromCache({});
+  if (!current && inUse(manifest)) return { model: null, manifest, source: 'current', updated: false };
   try {
     const got = await checkForUpdate(url);
     manifest = got.manifest;
