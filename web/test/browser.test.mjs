@@ -121,6 +121,14 @@ test('the demo classifies the real sample upright (0) and rotated (180), equal t
   assert.ok(down.output[1] > 0.9);
   await assertMatchesHost(down);
 
+  // The import map also serves the shims a wasi:http-exporting guest imports.
+  const http = await page.evaluate(async () => {
+    const { wasiImports } = await import('/src/wasi.js');
+    const i = await wasiImports(['wasi:http/types', 'wasi:http/outgoing-handler', 'wasi:io/streams']);
+    return [typeof i['wasi:http/types'].Fields, typeof i['wasi:http/outgoing-handler'].handle];
+  });
+  assert.deepEqual(http, ['function', 'function']);
+
   await page.click('#sample'); // the sample next to the manifest, fetched by the page
   const again = await classified(page, 3);
   assert.equal(again.label, '0');

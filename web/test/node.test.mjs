@@ -191,3 +191,21 @@ describe('manifest updates', () => {
     await assert.rejects(loadFromManifest(join(site, 'model.json'), { cache: false }), (e) => e.code === 'security');
   });
 });
+
+describe('WASI imports', () => {
+  // The guest will also export wasi:http/incoming-handler; the shim must provide what that imports.
+  const PROXY = ['wasi:http/types', 'wasi:http/outgoing-handler', 'wasi:io/error', 'wasi:io/poll', 'wasi:io/streams',
+    'wasi:clocks/monotonic-clock', 'wasi:clocks/wall-clock', 'wasi:random/random', 'wasi:cli/stdout', 'wasi:cli/stderr',
+    'wasi:cli/stdin', 'wasi:cli/environment', 'wasi:cli/exit', 'wasi:filesystem/types', 'wasi:filesystem/preopens'];
+  test('every wasi:http/proxy and wasi:cli interface resolves from preview2-shim', async () => {
+    const { wasiImports } = await import('../src/wasi.js');
+    const imports = await wasiImports(PROXY);
+    for (const name of PROXY) assert.ok(imports[name], name);
+    assert.equal(typeof imports['wasi:http/types'].Fields, 'function');
+    assert.deepEqual(imports['wasi:cli/environment'].getEnvironment(), []); // no host env leaks in
+  });
+  test('an unknown import is a clear error', async () => {
+    const { wasiImports } = await import('../src/wasi.js');
+    await assert.rejects(wasiImports(['acme:thing/api']), /cannot provide/);
+  });
+});
