@@ -163,4 +163,10 @@ $('sample').addEventListener('click', async () => {
   await useImage(await res.blob(), 'sample.png');
 });
 
+// The page itself offline too: a service worker keeps the page, scripts and shims.
+if ('serviceWorker' in navigator && params.get('sw') !== '0') {
+  navigator.serviceWorker.register('sw.js').then(() => navigator.serviceWorker.ready).then(() => { demo.offlineReady = true; })
+    .catch((e) => console.warn('service worker:', e.message));
+}
+
 start();
