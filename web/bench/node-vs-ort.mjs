@@ -4,11 +4,15 @@
 // child processes (cold loads are not helped by the other engine or an earlier run); the figures
 // are medians over the processes.
 //
-//   node bench/node-vs-ort.mjs --wasm ppocr-cls.wasm --onnx model.onnx --input x.npy [--runs 50] [--procs 3] [--json out.json]
+//   node bench/node-vs-ort.mjs --wasm ppocr-cls.wasm --onnx model.onnx --input x.npy [--runs 100] [--procs 5] [--json out.json]
 //
 // load: model bytes in memory -> ready to infer (compile + instantiate; for ort, creating the
 // session, which also initializes its wasm runtime). first: the first inference. median: the
-// median of `runs` further inferences. Bytes shipped: what a web page downloads, raw and gzipped.
+// median of `runs` further inferences after `warmup` (300) untimed
+// ones: V8 tiers hot wasm functions up to TurboFan in background threads, which takes ~100
+// inferences here and inflates earlier timings (steady state is what is measured). CPU: user+sys
+// time of the process over the timed runs divided by their number. Bytes shipped: what a web
+// page downloads, raw and gzipped.
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -22,13 +26,14 @@ const OUT = 'save_infer_model/scale_0.tmp_1';
 
 function args() {
   const a = process.argv.slice(2);
-  const o = { runs: 50, procs: 3 };
+  const o = { runs: 100, procs: 5, warmup: 300 };
   for (let i = 0; i < a.length; i++) {
     const k = a[i].replace(/^--/, '');
     o[k] = a[++i];
   }
   o.runs = Number(o.runs);
   o.procs = Number(o.procs);
+  o.warmup = Number(o.warmup);
   return o;
 }
 
@@ -44,7 +49,7 @@ async function firstRow(path) {
 async function child(o) {
   const x = await firstRow(o.input);
   const times = [];
-  let loadMs, firstMs, out;
+  let loadMs, firstMs, out, cpu0, cpu;
   if (o.engine === 'ours') {
     const { load } = await import('../src/index.js');
     const bytes = new Uint8Array(await readFile(o.wasm));
@@ -54,11 +59,14 @@ async function child(o) {
     t = performance.now();
     out = (await model.infer({ x }))[OUT].data;
     firstMs = performance.now() - t;
+    for (let i = 0; i < o.warmup; i++) await model.infer({ x });
+    cpu0 = process.cpuUsage();
     for (let i = 0; i < o.runs; i++) {
       t = performance.now();
       await model.infer({ x });
       times.push(performance.now() - t);
     }
+    cpu = process.cpuUsage(cpu0);
   } else {
     const ort = await import('onnxruntime-web');
     ort.env.wasm.numThreads = 1;
@@ -72,13 +80,16 @@ async function child(o) {
     t = performance.now();
     out = (await session.run(feeds))[OUT].data;
     firstMs = performance.now() - t;
+    for (let i = 0; i < o.warmup; i++) await session.run(feeds);
+    cpu0 = process.cpuUsage();
     for (let i = 0; i < o.runs; i++) {
       t = performance.now();
       await session.run(feeds);
       times.push(performance.now() - t);
     }
+    cpu = process.cpuUsage(cpu0);
   }
-  process.stdout.write(JSON.stringify({ loadMs, firstMs, medianMs: median(times), minMs: Math.min(...times), out: Array.from(out) }));
+  process.stdout.write(JSON.stringify({ loadMs, firstMs, medianMs: median(times), minMs: Math.min(...times), cpuMs: (cpu.user + cpu.system) / 1000 / o.runs, out: Array.from(out) }));
 }
 
 async function sizeOf(files) {
@@ -119,16 +130,20 @@ async function main() {
   if (o.engine) return child(o);
   for (const k of ['wasm', 'onnx', 'input']) if (!o[k]) throw new Error(`--${k} is required`);
   const results = {};
-  for (const engine of ['ours', 'ort']) {
-    const runs = [];
-    for (let p = 0; p < o.procs; p++) {
-      const stdout = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--engine', engine, '--wasm', o.wasm, '--onnx', o.onnx, '--input', o.input, '--runs', String(o.runs)], { timeout: 300_000, maxBuffer: 1 << 20 });
-      runs.push(JSON.parse(stdout));
+  const raw = { ours: [], ort: [] };
+  for (let p = 0; p < o.procs; p++) {
+    for (const engine of ['ours', 'ort']) { // interleaved: both see the same machine load
+      const stdout = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--engine', engine, '--wasm', o.wasm, '--onnx', o.onnx, '--input', o.input, '--runs', String(o.runs), '--warmup', String(o.warmup)], { timeout: 300_000, maxBuffer: 1 << 20 });
+      raw[engine].push(JSON.parse(stdout));
     }
+  }
+  for (const [engine, runs] of Object.entries(raw)) {
     results[engine] = {
       loadMs: median(runs.map((r) => r.loadMs)), firstMs: median(runs.map((r) => r.firstMs)),
+      toFirstMs: median(runs.map((r) => r.loadMs + r.firstMs)),
       medianMs: median(runs.map((r) => r.medianMs)), minMs: Math.min(...runs.map((r) => r.minMs)),
-      out: runs[0].out, procs: runs.length, runs: o.runs,
+      cpuMs: median(runs.map((r) => r.cpuMs)),
+      out: runs[0].out, procs: runs.length, runs: o.runs, perProcess: runs.map(({ out, ...r }) => r),
     };
   }
   const diff = Math.max(...results.ours.out.map((v, i) => Math.abs(v - results.ort.out[i])));
@@ -150,7 +165,9 @@ async function main() {
     '|---|---:|---:|',
     `| load (bytes in memory → ready) | ${f(results.ours.loadMs)} | ${f(results.ort.loadMs)} |`,
     `| first inference | ${f(results.ours.firstMs)} | ${f(results.ort.firstMs)} |`,
-    `| median inference (${o.runs} runs × ${o.procs} processes) | ${f(results.ours.medianMs)} | ${f(results.ort.medianMs)} |`,
+    `| load + first inference | ${f(results.ours.toFirstMs)} | ${f(results.ort.toFirstMs)} |`,
+    `| median inference (${o.runs} runs after ${o.warmup} warm-up, × ${o.procs} processes) | ${f(results.ours.medianMs)} | ${f(results.ort.medianMs)} |`,
+    `| CPU time per inference (user+sys, mean) | ${f(results.ours.cpuMs)} | ${f(results.ort.cpuMs)} |`,
     `| fastest inference | ${f(results.ours.minMs)} | ${f(results.ort.minMs)} |`,
     `| wasm shipped, gzipped (raw) | ${mb(bytes.ours.component.gz)} (${mb(bytes.ours.component.raw)}) component, model inside | ${mb(bytes.ort.runtime.gz)} (${mb(bytes.ort.runtime.raw)}) + model ${mb(bytes.ort.model.gz)} (${mb(bytes.ort.model.raw)}) |`,
     `| JS shipped, gzipped (raw) | ${mb(bytes.ours.js.gz)} (${mb(bytes.ours.js.raw)}) | ${mb(bytes.ort.js.gz)} (${mb(bytes.ort.js.raw)}) |`,
@@ -159,7 +176,7 @@ async function main() {
   console.log(rows.join('\n'));
   console.log(`\noutputs: ours ${results.ours.out.map((v) => v.toExponential(4)).join(', ')}; ort ${results.ort.out.map((v) => v.toExponential(4)).join(', ')}; max |diff| ${diff.toExponential(2)}`);
   console.log(`env: node ${env.node}, onnxruntime-web ${env.ort}, jco-transpile ${env.jco}, ${env.cpus} × ${env.cpu}, load average ${env.loadavg}`);
-  console.log(`size ratio (ours / ort, gzipped total): ${(oursTotal / ortTotal).toFixed(2)}; median speed ratio (ort / ours): ${(results.ort.medianMs / results.ours.medianMs).toFixed(2)}`);
+  console.log(`size ratio (ours / ort, gzipped total): ${(oursTotal / ortTotal).toFixed(2)}; median speed ratio (ort / ours): ${(results.ort.medianMs / results.ours.medianMs).toFixed(2)}; CPU ratio (ort / ours): ${(results.ort.cpuMs / results.ours.cpuMs).toFixed(2)}`);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
