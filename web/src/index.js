@@ -165,7 +165,13 @@ const DEFAULT_GLUE = new URL('../dist/glue/component.js', import.meta.url);
 const glues = new Map();
 function importGlue(url) {
   const key = String(url);
-  if (!glues.has(key)) glues.set(key, import(/* @vite-ignore */ key));
+  if (!glues.has(key)) {
+    glues.set(key, import(/* @vite-ignore */ key).catch((e) => {
+      glues.delete(key);
+      throw new Error(`cannot import the transpiled glue ${key} (${e.message}); ` +
+        'generate it with `node scripts/bundle.mjs <any packed model>.wasm -o dist/glue --glue-only`', { cause: e });
+    }));
+  }
   return glues.get(key);
 }
 
