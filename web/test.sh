@@ -14,8 +14,8 @@ WEB=$PWD
 T0=$(date +%s)
 step() { echo "web/test.sh: $* ($(( $(date +%s) - T0 )) s)"; }
 
-EDGEINFER=$(realpath "${EDGEINFER:-../target/release/edgeinfer}")
-MODELS=$(realpath "${MODELS:-../models}")
+EDGEINFER=$(realpath -m "${EDGEINFER:-../target/release/edgeinfer}")
+MODELS=$(realpath -m "${MODELS:-../models}")
 CLS=$MODELS/real/ppocr-cls
 [ -x "$EDGEINFER" ] || { echo "web/test.sh: no edgeinfer CLI at $EDGEINFER (build it, or set EDGEINFER)" >&2; exit 1; }
 for f in model.onnx sample.png inputs/x.npy expected/save_infer_model_scale_0.tmp_1.npy; do

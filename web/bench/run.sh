@@ -4,8 +4,8 @@
 # Prints a markdown table (copied into web/BENCHMARKS.md) and writes web/bench/results/latest.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-EDGEINFER=$(realpath "${EDGEINFER:-../target/release/edgeinfer}")
-MODELS=$(realpath "${MODELS:-../models}")
+EDGEINFER=$(realpath -m "${EDGEINFER:-../target/release/edgeinfer}")
+MODELS=$(realpath -m "${MODELS:-../models}")
 CLS=$MODELS/real/ppocr-cls
 [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
 mkdir -p bench/results
