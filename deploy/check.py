@@ -35,6 +35,7 @@ def load(path: Path, name: str):
     import importlib.util  # noqa: PLC0415
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
 

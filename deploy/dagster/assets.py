@@ -15,8 +15,8 @@ Run in-process (deploy/test.sh does):
         {"config": {"model": "m.wasm", "input": "records/", "output": "out/"}}}})
 or `dagster dev -f deploy/dagster/assets.py` for the UI.
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Dagster resolves the config class from the
+# runtime annotation.
 import sys
 from pathlib import Path
 
