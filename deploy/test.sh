@@ -40,10 +40,12 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export DAGSTER_HOME="$work/dagster-home" PREFECT_HOME="$work/prefect-home"
 mkdir -p "$DAGSTER_HOME" "$PREFECT_HOME"
-# Prefect: no remote API, no telemetry, a local ephemeral server on SQLite in $PREFECT_HOME.
-unset PREFECT_API_URL PREFECT_API_KEY
-export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 \
-  PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=90 PREFECT_LOGGING_LEVEL=WARNING
+# Prefect: no remote API, no telemetry. With no PREFECT_API_URL and ephemeral mode on,
+# Prefect 3 starts its API server as a subprocess on a loopback port (SQLite in $PREFECT_HOME)
+# for the life of the process; 90 s instead of the default 20 s for its start on a busy CI.
+unset PREFECT_API_URL PREFECT_API_KEY PREFECT_PROFILE
+export PREFECT_SERVER_EPHEMERAL_ENABLED=true PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=90 \
+  PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 PREFECT_LOGGING_LEVEL=WARNING
 
 t=$(date +%s)
 timeout 300 "$EDGEINFER" pack "$model_dir/model.onnx" -o "$work/cls.wasm" --name ppocr-cls \
