@@ -38,6 +38,7 @@ py="$here/.venv/bin/python"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+: > "$work/results"
 export DAGSTER_HOME="$work/dagster-home" PREFECT_HOME="$work/prefect-home"
 mkdir -p "$DAGSTER_HOME" "$PREFECT_HOME"
 # Prefect: no remote API, no telemetry. With no PREFECT_API_URL and ephemeral mode on,
@@ -68,7 +69,7 @@ backends=embed
 if timeout 30 "$EDGEINFER" batch --help >/dev/null 2>&1; then
   backends=embed,cli
 else
-  echo "deploy: $EDGEINFER has no 'batch' subcommand: the cli backend is skipped" >&2
+  echo "SKIP deploy: $EDGEINFER has no 'batch' subcommand: the cli backend of dagster and prefect" | tee -a "$work/results"
 fi
 
 fails=0
@@ -77,7 +78,7 @@ t=$(date +%s)
 # file, show them only when a check fails.
 if ! timeout 600 "$py" "$here/check.py" --edgeinfer "$EDGEINFER" --model "$work/cls.wasm" \
     --model-n "$work/cls-n.wasm" --records "$work/records" --work "$work" --backends "$backends" \
-    2> "$work/check.stderr"; then
+    2> "$work/check.stderr" | tee -a "$work/results"; then
   tail -60 "$work/check.stderr" >&2
   fails=$((fails + 1))
 fi
@@ -85,7 +86,7 @@ echo "deploy: dagster + prefect checks took $(( $(date +%s) - t )) s" >&2
 
 t=$(date +%s)
 bash "$here/cron/test-cron.sh" "$work/cron" "$EDGEINFER" "$work/cls.wasm" "$work/records" \
-  || fails=$((fails + 1))
+  | tee -a "$work/results" || fails=$((fails + 1))
 echo "deploy: cron checks took $(( $(date +%s) - t )) s" >&2
 
 if [ "${DEPLOY_AIRFLOW:-1}" != 0 ]; then
@@ -95,13 +96,21 @@ if [ "${DEPLOY_AIRFLOW:-1}" != 0 ]; then
   if AIRFLOW_HOME="$work/airflow-home" timeout 300 "$here/.venv-airflow/bin/python" \
       "$here/airflow/check_dag.py" "$work/cls.wasm" "$work/records" "$work/airflow-out" \
       > "$work/airflow.log" 2>&1; then
-    grep -E '^(PASS|FAIL|airflow:)' "$work/airflow.log"
+    grep -E '^(PASS|FAIL|airflow:)' "$work/airflow.log" | tee -a "$work/results"
   else
     tail -40 "$work/airflow.log"
+    grep -E '^(PASS|FAIL)' "$work/airflow.log" >> "$work/results" || true
     fails=$((fails + 1))
   fi
   echo "deploy: airflow check took $(( $(date +%s) - t )) s" >&2
 fi
 
-echo "deploy: finished in $(( $(date +%s) - start )) s, $fails of the check scripts failed"
-[ "$fails" = 0 ]
+echo "deploy: finished in $(( $(date +%s) - start )) s"
+# One closing line over every check: PASS / FAIL / SKIP lines of the scripts above, plus a
+# failure for a script that died without saying which check.
+passed="$(grep -c '^PASS' "$work/results" || true)"
+failed="$(grep -c '^FAIL' "$work/results" || true)"
+skipped="$(grep -c '^SKIP' "$work/results" || true)"
+[ "$failed" = 0 ] && [ "$fails" != 0 ] && failed="$fails"
+echo "deploy: $passed passed, $failed failed, $skipped skipped"
+[ "$fails" = 0 ] && [ "$failed" = 0 ]

@@ -58,4 +58,5 @@ if [ "$rc" != 2 ] || [[ "$err" != *invalid-argument* ]]; then
   exit 1
 fi
 
-echo "python-embed: 3 passed, 0 failed ($(( $(date +%s) - start )) s)"
+echo "python-embed: took $(( $(date +%s) - start )) s"
+echo "python-embed: 3 passed, 0 failed"
