@@ -95,9 +95,10 @@ if [ "${DEPLOY_AIRFLOW:-1}" != 0 ]; then
   venv "$here/.venv-airflow" "$here/requirements-airflow.txt"
   t=$(date +%s)
   # Airflow logs a lot to stdout: keep it in a file, show it only on failure.
-  if AIRFLOW_HOME="$work/airflow-home" timeout 300 "$here/.venv-airflow/bin/python" \
-      "$here/airflow/check_dag.py" "$work/cls.wasm" "$work/records" "$work/airflow-out" \
-      > "$work/airflow.log" 2>&1; then
+  # The production path (cli) when the CLI has `batch`, else embed.
+  if EDGEINFER="$EDGEINFER" AIRFLOW_HOME="$work/airflow-home" timeout 300 \
+      "$here/.venv-airflow/bin/python" "$here/airflow/check_dag.py" "$work/cls.wasm" \
+      "$work/records" "$work/airflow-out" "${backends##*,}" > "$work/airflow.log" 2>&1; then
     grep -E '^(PASS|FAIL|airflow:)' "$work/airflow.log" | tee -a "$work/results"
   else
     tail -40 "$work/airflow.log"
