@@ -57,7 +57,7 @@ timeout 300 "$EDGEINFER" pack "$model_dir/model.onnx" -o "$work/cls-n.wasm" --na
   --input-shape "x=$N,3,48,192" 2>/dev/null >/dev/null
 # N records, [1,3,48,192] each: the upright (even) and rotated (odd) reference line, with a
 # little deterministic noise so that no two records are equal.
-"$py" - "$model_dir/inputs/x.npy" "$work/records" "$N" <<'PY'
+timeout 120 "$py" - "$model_dir/inputs/x.npy" "$work/records" "$N" <<'PY'
 import sys, pathlib, numpy as np
 x = np.load(sys.argv[1]); out = pathlib.Path(sys.argv[2]); out.mkdir(); n = int(sys.argv[3])
 rng = np.random.default_rng(2026)

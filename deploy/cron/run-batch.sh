@@ -62,7 +62,7 @@ set -e
 cat "$run_errors" >> "$log_dir/errors.jsonl"
 
 # ok failed total aborted from the report (python3 only to read JSON).
-read -r ok failed total skipped aborted rps < <(python3 - "$report" <<'PY' 2>/dev/null || echo "0 0 0 0 false 0"
+read -r ok failed total skipped aborted rps < <(timeout 30 python3 - "$report" <<'PY' 2>/dev/null || echo "0 0 0 0 false 0"
 import json, sys
 r = json.load(open(sys.argv[1])); c = r["records"]
 print(c["ok"], c["failed"], c["total"], c["skipped"], str(bool(r.get("aborted"))).lower(), r.get("records_per_second", 0))

@@ -38,7 +38,7 @@ trap 'rm -rf "$work"' EXIT
 # The batch of 2 ([2,3,48,192]): upright and rotated 180 degrees.
 timeout 300 "$EDGEINFER" pack "$model_dir/model.onnx" -o "$work/ppocr-cls.wasm" \
   --name ppocr-cls --input-shape x=2,3,48,192 >/dev/null
-timeout 120 "$EDGEINFER" infer "$work/ppocr-cls.wasm" -i "x=$model_dir/inputs/x.npy" \
+timeout 300 "$EDGEINFER" infer "$work/ppocr-cls.wasm" -i "x=$model_dir/inputs/x.npy" \
   -o "$work/cli" >/dev/null
 
 # Against onnxruntime's reference outputs.
@@ -48,7 +48,7 @@ timeout 300 "$py" "$here/embed.py" "$work/ppocr-cls.wasm" -i "x=$model_dir/input
 timeout 300 "$py" "$here/embed.py" "$work/ppocr-cls.wasm" -i "x=$model_dir/inputs/x.npy" \
   --expected "$work/cli" --tolerance 1e-6 >/dev/null
 # A model error (wrong batch size) must come back as the component's error record, exit 2.
-"$py" -c 'import numpy as np, sys; np.save(sys.argv[1], np.zeros((1,3,48,192), np.float32))' "$work/one.npy"
+timeout 60 "$py" -c 'import numpy as np, sys; np.save(sys.argv[1], np.zeros((1,3,48,192), np.float32))' "$work/one.npy"
 set +e
 err="$(timeout 300 "$py" "$here/embed.py" "$work/ppocr-cls.wasm" -i "x=$work/one.npy" 2>&1 >/dev/null)"
 rc=$?
