@@ -1,13 +1,39 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Idempotent; on a fresh machine it first installs what it needs:
 # the wasm32-wasip2 target, a Python venv with onnx/onnxruntime, the real models and their
-# reference outputs (models/fetch). Tests build in the release profile, the same optimized
-# build of wasmtime and tract as the CLI, so nothing compiles twice.
+# reference outputs (models/fetch), the Node hosts (jco), and, in the suites that need them,
+# Debian chromium, npm packages and Python venvs.
+#
+#   scripts/test.sh                 everything
+#   scripts/test.sh -- FILTER       only `cargo test --release -- FILTER` (quick iteration)
+#
+# The Rust tests build in the release profile, the same optimized build of wasmtime and tract
+# as the CLI, so nothing compiles twice; the web, Python and workflow suites then drive that
+# CLI binary.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+T0=$(date +%s)
+step() { echo "== test.sh: $* ($(( $(date +%s) - T0 )) s)" >&2; }
 
 # rust-toolchain.toml lists the target, but rustup installs it only with a new toolchain.
 rustup target add wasm32-wasip2 >/dev/null
 
+step "models/fetch"
 models/fetch
+step "npm ci in tests/hosts (jco serve, a third-party wasi:http host)"
+timeout 300 npm ci --prefix tests/hosts --no-audit --no-fund --loglevel=error
+
+step "cargo test --release"
 cargo test --release "$@"
+if [ $# -gt 0 ]; then
+  exit 0
+fi
+
+export EDGEINFER="$PWD/target/release/edgeinfer" MODELS="$PWD/models"
+step "web: npm package, Node embedding example, demo page in headless Chromium"
+web/test.sh
+step "examples/python: embedding with the wasmtime PyPI package"
+examples/python/test.sh
+step "deploy: cron wrapper, Dagster, Prefect and Airflow running edgeinfer batch"
+deploy/test.sh
+step "all suites passed"
