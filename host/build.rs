@@ -50,6 +50,11 @@ fn build_guest(root: &Path) -> PathBuf {
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_TARGET_DIR")
+        // Under `cargo clippy` the wrapper would leak in and rebuild the guest as a lint run;
+        // lint the guest on its own (`cargo clippy --target wasm32-wasip2 -p edgeinfer-guest`).
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
         .status()
         .expect("running cargo to build the guest");
     assert!(

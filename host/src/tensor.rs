@@ -154,6 +154,28 @@ fn f16_to_f64(bits: u16) -> f64 {
     }
 }
 
+impl From<edgeinfer_protocol::oip::Tensor> for Tensor {
+    fn from(t: edgeinfer_protocol::oip::Tensor) -> Tensor {
+        Tensor {
+            name: t.name,
+            dtype: t.dtype,
+            shape: t.shape.iter().map(|&d| d as usize).collect(),
+            data: t.data,
+        }
+    }
+}
+
+impl From<Tensor> for edgeinfer_protocol::oip::Tensor {
+    fn from(t: Tensor) -> edgeinfer_protocol::oip::Tensor {
+        edgeinfer_protocol::oip::Tensor {
+            name: t.name,
+            dtype: t.dtype,
+            shape: t.shape.iter().map(|&d| d as u64).collect(),
+            data: t.data,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,27 +204,5 @@ mod tests {
             a.max_abs_diff(&Tensor::from_f32("a", &[1, 2], &[1.0, 2.0]))
                 .is_err()
         );
-    }
-}
-
-impl From<edgeinfer_protocol::oip::Tensor> for Tensor {
-    fn from(t: edgeinfer_protocol::oip::Tensor) -> Tensor {
-        Tensor {
-            name: t.name,
-            dtype: t.dtype,
-            shape: t.shape.iter().map(|&d| d as usize).collect(),
-            data: t.data,
-        }
-    }
-}
-
-impl From<Tensor> for edgeinfer_protocol::oip::Tensor {
-    fn from(t: Tensor) -> edgeinfer_protocol::oip::Tensor {
-        edgeinfer_protocol::oip::Tensor {
-            name: t.name,
-            dtype: t.dtype,
-            shape: t.shape.iter().map(|&d| d as u64).collect(),
-            data: t.data,
-        }
     }
 }

@@ -104,7 +104,7 @@ impl Runtime {
         match cache_dir {
             Some(dir)
                 if fresh_precompiled(path).is_none()
-                    && !path.extension().is_some_and(|e| e == "cwasm") =>
+                    && path.extension().is_none_or(|e| e != "cwasm") =>
             {
                 let wasm =
                     std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;

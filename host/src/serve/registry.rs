@@ -136,7 +136,9 @@ impl Registry {
                 tokio::task::spawn_blocking(move || loader.load(&path))
             })
             .collect();
-        let mut groups: BTreeMap<String, Vec<(Arc<Slot>, Option<u32>)>> = BTreeMap::new();
+        // name -> its versions, each with the weight given (if any)
+        type Versions = Vec<(Arc<Slot>, Option<u32>)>;
+        let mut groups: BTreeMap<String, Versions> = BTreeMap::new();
         for (spec, task) in specs.into_iter().zip(tasks) {
             let loaded = task.await??;
             let name = spec.name.unwrap_or_else(|| loaded.metadata.name.clone());

@@ -194,7 +194,7 @@ fn decode_input(input: InputBody, binary: &mut &[u8]) -> Result<Tensor, OipError
         }
         (None, Some(raw)) => {
             let mut bytes = Vec::with_capacity(needed.min(1 << 28) as usize);
-            let count = read_json_data(raw.get(), dtype, &mut bytes).map_err(|e| bad(e))?;
+            let count = read_json_data(raw.get(), dtype, &mut bytes).map_err(&bad)?;
             if count != elements {
                 return Err(bad(format!(
                     "shape {} needs {elements} values, `data` has {count}",
