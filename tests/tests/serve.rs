@@ -684,35 +684,17 @@ fn cli_serves_and_shuts_down_on_sigterm() {
 fn jco_serve_gives_the_same_bytes() {
     let hosts = root().join("tests").join("hosts");
     let jco = hosts.join("node_modules/.bin/jco");
-    if !jco.exists() {
-        panic!(
-            "{} is missing: run `npm ci --prefix tests/hosts` (scripts/test.sh does)",
-            jco.display()
-        );
-    }
-    let wasm = cls_wasm("serve-cls", "1");
-    let ours = TestServer::start(ServeOptions {
-        models: vec![spec(&wasm)],
-        ..ServeOptions::default()
-    });
-    let port = free_port();
-    let child = Command::new(&jco)
-        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .arg(&wasm)
-        .current_dir(&hosts)
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut child = Reaped(child);
-    let theirs = format!("http://127.0.0.1:{port}");
-    wait_ready(
-        &format!("{theirs}/v2/health/ready"),
-        &mut child.0,
-        Duration::from_secs(180),
+    assert!(
+        jco.exists(),
+        "{} is missing: run `npm ci --prefix tests/hosts` (scripts/test.sh does)",
+        jco.display()
     );
-    compare_hosts(&ours.base, &theirs);
+    let port = free_port();
+    let mut command = Command::new(&jco);
+    command
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .current_dir(&hosts);
+    same_bytes_as_edgeinfer_serve(command, port);
 }
 
 /// `wasmtime serve -Scli` when wasmtime-cli is installed (`cargo install wasmtime-cli@48.0.8
@@ -724,14 +706,21 @@ fn wasmtime_serve_gives_the_same_bytes() {
         return;
     };
     eprintln!("using {}", String::from_utf8_lossy(&found.stdout).trim());
+    let port = free_port();
+    let mut command = Command::new("wasmtime");
+    command.args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")]);
+    same_bytes_as_edgeinfer_serve(command, port);
+}
+
+/// Starts a third-party host on the classifier (`command` + the .wasm) and compares its
+/// answers with `edgeinfer serve`'s.
+fn same_bytes_as_edgeinfer_serve(mut command: Command, port: u16) {
     let wasm = cls_wasm("serve-cls", "1");
     let ours = TestServer::start(ServeOptions {
         models: vec![spec(&wasm)],
         ..ServeOptions::default()
     });
-    let port = free_port();
-    let child = Command::new("wasmtime")
-        .args(["serve", "-Scli", "--addr", &format!("127.0.0.1:{port}")])
+    let child = command
         .arg(&wasm)
         .process_group(0)
         .stdout(Stdio::null())
