@@ -112,9 +112,17 @@ run_wrk() {
     if [ "$WARMUP" != 0 ]; then
       BODY="$body" HLEN="$hl" wrk -t"$t" -c"$c" -d"$WARMUP" -s tools/post.lua "$url" >/dev/null 2>&1 || true
     fi
-    local load; load=$(cut -d' ' -f1 /proc/loadavg)
-    out=$(BODY="$body" HLEN="$hl" wrk -t"$t" -c"$c" -d"$DURATION" --timeout 10s --latency -s tools/post.lua "$url" 2>&1) || true
-    printf '%s\n%s\n' "=== $target $kind c=$c t=$t load=$load" "$out" >>"$LOG"
+    local load cpu wrkcpu=0
+    "$PY" tools/cpu.py snap "$SERVER_PID" >"$WORK/cpu.snap"
+    if [ -x /usr/bin/time ]; then
+      out=$(BODY="$body" HLEN="$hl" /usr/bin/time -f 'WRKCPU %U %S' -o "$WORK/wrk.time" wrk -t"$t" -c"$c" -d"$DURATION" --timeout 10s --latency -s tools/post.lua "$url" 2>&1) || true
+      wrkcpu=$(awk '/^WRKCPU/{print $2+$3}' "$WORK/wrk.time")
+    else
+      out=$(BODY="$body" HLEN="$hl" wrk -t"$t" -c"$c" -d"$DURATION" --timeout 10s --latency -s tools/post.lua "$url" 2>&1) || true
+    fi
+    cpu=$("$PY" tools/cpu.py diff "$WORK/cpu.snap" "$SERVER_PID" "${wrkcpu:-0}")
+    load=$(sed -n 's/.*others=\([0-9.]*\).*/\1/p' <<<"$cpu")
+    printf '%s\n%s\n' "=== $target $kind c=$c t=$t cpu: $cpu" "$out" >>"$LOG"
     line=$(grep '^RESULT' <<<"$out" || true)
     if [ -z "$line" ]; then
       say "wrk produced no RESULT for $target $kind c=$c"; ROWS+=("| $target | $kind | $c | — | — | — | — | $load | wrk failed |"); ANY_INVALID=1; continue
@@ -125,7 +133,7 @@ run_wrk() {
     non2xx=$(kv non2xx); errors=$(kv errors)
     if [ "$non2xx" = 0 ] && [ "$errors" = 0 ]; then status="ok"; else status="**INVALID** (non-2xx $non2xx, socket/status errors $errors)"; ANY_INVALID=1; fi
     ROWS+=("$(printf '| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %s | %s |' "$target" "$kind" "$c" "$rps" "$p50" "$p90" "$p99" "$load" "$status")")
-    say "$target $kind c=$c: $(printf '%.0f' "$rps") req/s, p50 ${p50} ms, p99 ${p99} ms, non2xx $non2xx, errors $errors (load before $load)"
+    say "$target $kind c=$c: $(printf '%.0f' "$rps") req/s, p50 ${p50} ms, p99 ${p99} ms, non2xx $non2xx, errors $errors; cores used: $cpu"
   done
 }
 
@@ -240,14 +248,14 @@ fi
   echo
   echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(free -g | awk '/Mem:/{print $2}') GiB."
   echo "wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}') runs **on the same 2 cores** as the server (threads = min(2, connections)); it takes CPU from the server, so absolute numbers are lower than on a dedicated box, equally for every target."
-  echo "Duration $DURATION per run after a $WARMUP warm-up, HTTP/1.1 keep-alive. \`load1 before\` is the 1-minute load average just before the run: above ~0.5 something else (another build) was competing for the 2 cores and that row is pessimistic. Raw wrk output: \`bench/work/serve-$STAMP.log\`."
+  echo "Duration $DURATION per run after a $WARMUP warm-up, HTTP/1.1 keep-alive. \`other cores\` = average cores used during the run by processes other than the server and wrk (/proc/stat busy time minus the server's process group minus wrk's own user+sys): above ~0.1 something else (a build) competed for the 2 cores and that row is pessimistic. The log has server/wrk/other cores per run. Raw wrk output: \`bench/work/serve-$STAMP.log\`."
   echo "FastAPI+ORT: \`${FA_CMD[*]##*/bench/}\` → uvicorn $FA_WORKERS workers (uvloop, httptools), onnxruntime 1.32.0, $FA_THREADS intra-op thread per worker."
   if [ -n "${EI_CMD:-}" ]; then echo "edgeinfer: \`${EI_CMD[*]}\` ($("$EDGEINFER" --version 2>/dev/null || echo '?'))."; fi
   [ -n "$EI_NOTE" ] && echo "$EI_NOTE."
   echo
   echo "## Throughput and latency"
   echo
-  echo "| server | body | conns | req/s | p50 ms | p90 ms | p99 ms | load1 before | status |"
+  echo "| server | body | conns | req/s | p50 ms | p90 ms | p99 ms | other cores | status |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${ROWS[@]}"
   echo

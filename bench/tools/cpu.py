@@ -1,0 +1,51 @@
+"""CPU accounting around one measured run, to see whether something else
+(another session's build) was competing for the cores.
+
+  cpu.py snap PGID > FILE          total busy jiffies + jiffies of process group PGID
+  cpu.py diff FILE PGID LOADGEN_CPU_S
+      prints "server=<cores> loadgen=<cores> others=<cores>": average cores used
+      over the window by the server's process group, by the load generator
+      (its user+sys seconds, measured by the caller) and by everything else.
+"""
+import os
+import sys
+import time
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def total_busy():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)
+    return sum(v[:8]) - idle
+
+
+def group_jiffies(pgid):
+    tot = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        rest = s[s.rindex(")") + 2:].split()
+        # fields after comm: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) cutime(13) cstime(14)
+        if int(rest[2]) == pgid:
+            tot += int(rest[11]) + int(rest[12]) + int(rest[13]) + int(rest[14])
+    return tot
+
+
+if sys.argv[1] == "snap":
+    print(time.monotonic(), total_busy(), group_jiffies(int(sys.argv[2])))
+else:
+    t0, b0, g0 = open(sys.argv[2]).read().split()
+    pg = int(sys.argv[3])
+    loadgen = float(sys.argv[4])
+    dt = time.monotonic() - float(t0)
+    busy = (total_busy() - int(b0)) / HZ
+    server = (group_jiffies(pg) - int(g0)) / HZ
+    others = max(0.0, busy - server - loadgen)
+    print(f"server={server / dt:.2f} loadgen={loadgen / dt:.2f} others={others / dt:.2f}")
