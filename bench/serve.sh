@@ -18,6 +18,9 @@
 #   EI_COLD_CWASM [1]  also measure cold start with a precompiled .cwasm next to the .wasm
 #   FA_WORKERS [2], FA_THREADS [1]  uvicorn workers, onnxruntime intra-op threads
 #   FA_PORT [18001], EI_PORT [18002]
+#   QUIET_WAIT [60], QUIET_CORES [0.15]  before each run, wait up to QUIET_WAIT s
+#                    until the whole machine uses < QUIET_CORES cores (other
+#                    sessions' builds share the 2 cores); 0 = don't wait
 #
 # Every server is checked once (label == reference, |out - onnxruntime| <= 1e-4)
 # before it is timed; a wrk run with any non-2xx answer or socket error is
@@ -37,6 +40,8 @@ EDGEINFER=${EDGEINFER:-/work/tools/edgeinfer-next}
 EI_WASM=${EI_WASM:-/work/tools/cls-b1.wasm}
 EI_SERVE_ARGS=${EI_SERVE_ARGS:-}
 EI_COLD_CWASM=${EI_COLD_CWASM:-1}
+QUIET_WAIT=${QUIET_WAIT:-60}
+QUIET_CORES=${QUIET_CORES:-0.15}
 FA_WORKERS=${FA_WORKERS:-2}
 FA_THREADS=${FA_THREADS:-1}
 FA_PORT=${FA_PORT:-18001}
@@ -109,6 +114,7 @@ run_wrk() {
   if [ "$kind" = binary ]; then body="$WORK/body.bin"; hl=$HLEN; else body="$WORK/body.json"; hl=""; fi
   for c in $CONNS; do
     t=$(( c < 2 ? c : 2 ))
+    if [ "$QUIET_WAIT" != 0 ]; then say "waiting (≤ ${QUIET_WAIT}s) for a quiet machine: $("$PY" tools/cpu.py quiet "$QUIET_WAIT" "$QUIET_CORES")"; fi
     if [ "$WARMUP" != 0 ]; then
       BODY="$body" HLEN="$hl" wrk -t"$t" -c"$c" -d"$WARMUP" -s tools/post.lua "$url" >/dev/null 2>&1 || true
     fi
@@ -167,6 +173,7 @@ if [[ " $TARGETS " == *" fastapi "* ]]; then
   fi
   stop_server
   say "cold start fastapi"
+  [ "$QUIET_WAIT" != 0 ] && say "quiet: $("$PY" tools/cpu.py quiet "$QUIET_WAIT" "$QUIET_CORES")"
   if r=$("$PY" tools/oip.py coldstart --url "$FA_URL" --body "$WORK/body.json" --runs "$COLD_RUNS" -- "${FA_CMD[@]}"); then
     COLD+=("| fastapi-ort (${FA_WORKERS}w x ${FA_THREADS}t) | $(sed -E 's/.*"median_ms": ([0-9.]+).*/\1/' <<<"$r") | $(sed -E 's/.*"runs_ms": \[([^]]*)\].*/\1/' <<<"$r") |")
     say "fastapi cold: $r"
@@ -219,6 +226,7 @@ if [[ " $TARGETS " == *" edgeinfer "* ]]; then
     stop_server
     if [ -n "${EI_URL:-}" ]; then
       say "cold start edgeinfer (.wasm, compiles at start)"
+      [ "$QUIET_WAIT" != 0 ] && say "quiet: $("$PY" tools/cpu.py quiet "$QUIET_WAIT" "$QUIET_CORES")"
       if r=$("$PY" tools/oip.py coldstart --url "$EI_URL" --body "$WORK/body.json" --runs "$COLD_RUNS" --timeout 180 -- "${EI_CMD[@]}"); then
         COLD+=("| edgeinfer serve, .wasm only | $(sed -E 's/.*"median_ms": ([0-9.]+).*/\1/' <<<"$r") | $(sed -E 's/.*"runs_ms": \[([^]]*)\].*/\1/' <<<"$r") |")
         say "edgeinfer cold (.wasm): $r"
@@ -227,6 +235,7 @@ if [[ " $TARGETS " == *" edgeinfer "* ]]; then
       fi
       if [ "$EI_COLD_CWASM" = 1 ] && "$EDGEINFER" precompile "$WORK/cls-b1.wasm" >>"$LOG" 2>&1; then
         say "cold start edgeinfer (with .cwasm)"
+        [ "$QUIET_WAIT" != 0 ] && say "quiet: $("$PY" tools/cpu.py quiet "$QUIET_WAIT" "$QUIET_CORES")"
         if r=$("$PY" tools/oip.py coldstart --url "$EI_URL" --body "$WORK/body.json" --runs "$COLD_RUNS" --timeout 180 -- "${EI_CMD[@]}"); then
           COLD+=("| edgeinfer serve, precompiled .cwasm beside it | $(sed -E 's/.*"median_ms": ([0-9.]+).*/\1/' <<<"$r") | $(sed -E 's/.*"runs_ms": \[([^]]*)\].*/\1/' <<<"$r") |")
           say "edgeinfer cold (.cwasm): $r"

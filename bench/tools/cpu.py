@@ -6,6 +6,10 @@
       prints "server=<cores> loadgen=<cores> others=<cores>": average cores used
       over the window by the server's process group, by the load generator
       (its user+sys seconds, measured by the caller) and by everything else.
+  cpu.py quiet [MAX_WAIT_S=120] [THRESHOLD_CORES=0.15]
+      wait (bounded) until the machine as a whole used < THRESHOLD cores over
+      a 2 s window; prints "quiet=<cores>" or "busy=<cores> (gave up after N s)".
+      Call it while the thing to be measured is idle.
 """
 import os
 import sys
@@ -38,7 +42,21 @@ def group_jiffies(pgid):
     return tot
 
 
-if sys.argv[1] == "snap":
+if sys.argv[1] == "quiet":
+    max_wait = float(sys.argv[2]) if len(sys.argv) > 2 else 120
+    thr = float(sys.argv[3]) if len(sys.argv) > 3 else 0.15
+    start = time.monotonic()
+    while True:
+        b0, t0 = total_busy(), time.monotonic()
+        time.sleep(2)
+        used = (total_busy() - b0) / HZ / (time.monotonic() - t0)
+        if used < thr:
+            print(f"quiet={used:.2f}")
+            break
+        if time.monotonic() - start > max_wait:
+            print(f"busy={used:.2f} (gave up after {max_wait:.0f} s)")
+            break
+elif sys.argv[1] == "snap":
     print(time.monotonic(), total_busy(), group_jiffies(int(sys.argv[2])))
 else:
     t0, b0, g0 = open(sys.argv[2]).read().split()
