@@ -157,8 +157,10 @@ def cmd_coldstart(a):
                 return 1
             time.sleep(0.05)
         t0 = time.perf_counter()
+        # Own process group (killed as one), but the caller's session, so a
+        # scheduler autogroup weight set by the harness (NICE) applies.
         p = subprocess.Popen(a.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
+                             process_group=0)
         got = None
         try:
             end = t0 + a.timeout
