@@ -96,7 +96,7 @@ timed() {
   for i in $(seq "$RUNS"); do
     local attempt cpu others cmdcpu
     for attempt in $(seq $((RETRY_BUSY + 1))); do
-      rm -rf "$out"
+      rm -rf "$out" "$out.report.json" "$out.errors.jsonl"
       "$PY" tools/cpu.py snap 0 >"$WORK/cpu.snap"
       t0=$(now)
       rc=0
@@ -174,11 +174,11 @@ EOF
       cp -f "$EI_WASM" "$WORK/cls.wasm"; rm -f "$WORK/cls.cwasm"
       # One run from the bare .wasm: what a first `edgeinfer batch` costs (compile included).
       R0=$RUNS; RUNS=1
-      timed "edgeinfer batch -j 2, .wasm only (compiles first)" "$WORK/out" "$EDGEINFER" batch "$WORK/cls.wasm" "$RECS" "${OUTFLAG[@]}" "$WORK/out" "$JFLAG" 2 || true
+      timed "edgeinfer batch -j 2, .wasm only (compiles first)" "$WORK/out" "$EDGEINFER" batch -q "$WORK/cls.wasm" "$RECS" "${OUTFLAG[@]}" "$WORK/out" "$JFLAG" 2 || true
       RUNS=$R0
       "$EDGEINFER" precompile "$WORK/cls.wasm" >>"$LOG" 2>&1 || say "precompile failed; the runs below compile too"
-      timed "edgeinfer batch -j 1" "$WORK/out" "$EDGEINFER" batch "$WORK/cls.wasm" "$RECS" "${OUTFLAG[@]}" "$WORK/out" "$JFLAG" 1 || true
-      timed "edgeinfer batch -j 2" "$WORK/out" "$EDGEINFER" batch "$WORK/cls.wasm" "$RECS" "${OUTFLAG[@]}" "$WORK/out" "$JFLAG" 2 || true
+      timed "edgeinfer batch -j 1" "$WORK/out" "$EDGEINFER" batch -q "$WORK/cls.wasm" "$RECS" "${OUTFLAG[@]}" "$WORK/out" "$JFLAG" 1 || true
+      timed "edgeinfer batch -j 2" "$WORK/out" "$EDGEINFER" batch -q "$WORK/cls.wasm" "$RECS" "${OUTFLAG[@]}" "$WORK/out" "$JFLAG" 2 || true
       ;;
     native)
       if [ -x "$HERE/native_hook.sh" ]; then
