@@ -23,7 +23,7 @@
 #
 # Environment: N [2000], RUNS [3], EDGEINFER [/work/tools/edgeinfer-next],
 #   EDGEINFER_BENCH [/work/tools/edgeinfer or $EDGEINFER] (has `bench`),
-#   EI_WASM [/work/tools/cls-b1.wasm], QUIET_WAIT [60], QUIET_CORES [0.15],
+#   EI_WASM [packed once by $EDGEINFER into bench/work/, tools/ei_model.sh], QUIET_WAIT [60], QUIET_CORES [0.15],
 #   NICE [] (e.g. -10: run the timed commands at that nice level, so another
 #   session's build on the same cores takes less from them),
 #   BUSY_MAX [0.25], RETRY_BUSY [2] (a run during which other processes used
@@ -46,7 +46,7 @@ fi
 N=${N:-2000}
 RUNS=${RUNS:-3}
 EDGEINFER=${EDGEINFER:-/work/tools/edgeinfer-next}
-EI_WASM=${EI_WASM:-/work/tools/cls-b1.wasm}
+EI_WASM=${EI_WASM:-}
 ONNX=${ONNX:-/work/main/models/real/ppocr-cls/model.onnx}
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_CORES=${QUIET_CORES:-0.15}
@@ -171,6 +171,7 @@ EOF
       fi
       OUTFLAG=(-o); grep -q -- '--output-dir' "$WORK/ei-batch-help.txt" && ! grep -qE -- '-o[, ]' "$WORK/ei-batch-help.txt" && OUTFLAG=(--output-dir)
       JFLAG=-j; grep -qE -- '(^|[ ,])-j' "$WORK/ei-batch-help.txt" || { grep -q -- '--jobs' "$WORK/ei-batch-help.txt" && JFLAG=--jobs; }
+      EI_WASM=$(tools/ei_model.sh "$EDGEINFER" "$ONNX" "$WORK")
       cp -f "$EI_WASM" "$WORK/cls.wasm"; rm -f "$WORK/cls.cwasm"
       # One run from the bare .wasm: what a first `edgeinfer batch` costs (compile included).
       R0=$RUNS; RUNS=1
@@ -187,7 +188,10 @@ EOF
       # Compute-only bound from `edgeinfer bench` (1 thread, no I/O, no process start).
       "$PY" -c 'import numpy as np; np.save("'"$WORK"'/x1.npy", np.load("'"$RECS"'/0.npy"))'
       quiet
-      if "${NICE_CMD[@]}" "$EDGEINFER_BENCH" bench "$EI_WASM" --onnx "$ONNX" --input-shape x=1,3,48,192 -i x="$WORK/x1.npy" --runs 200 --json >"$WORK/ei-bench.json" 2>>"$LOG"; then
+      BENCH_WASM=${EI_WASM:-}
+      [ -n "$BENCH_WASM" ] || { [ "$EDGEINFER_BENCH" = "$EDGEINFER" ] && BENCH_WASM=$(tools/ei_model.sh "$EDGEINFER" "$ONNX" "$WORK"); } || true
+      [ -n "$BENCH_WASM" ] || BENCH_WASM=/work/tools/cls-b1.wasm
+      if "${NICE_CMD[@]}" "$EDGEINFER_BENCH" bench "$BENCH_WASM" --onnx "$ONNX" --input-shape x=1,3,48,192 -i x="$WORK/x1.npy" --runs 200 --json >"$WORK/ei-bench.json" 2>>"$LOG"; then
         cat "$WORK/ei-bench.json" >>"$LOG"
         NATIVE_MS=$("$PY" -c 'import json; print(json.load(open("'"$WORK"'/ei-bench.json"))["native"]["median_ms"])')
         WASM_MS=$("$PY" -c 'import json; print(json.load(open("'"$WORK"'/ei-bench.json"))["warm"]["median_ms"])')

@@ -13,7 +13,8 @@
 #   COLD_RUNS [5]    cold-start samples (median reported)
 #   TARGETS  ["fastapi edgeinfer"]
 #   EDGEINFER [/work/tools/edgeinfer-next]  binary with `serve`
-#   EI_WASM  [/work/tools/cls-b1.wasm]  packed cls model, input fixed to [1,3,48,192]
+#   EI_WASM  []      packed cls model, input fixed to [1,3,48,192]; default: packed
+#                    once by $EDGEINFER itself into bench/work/ (tools/ei_model.sh)
 #   EI_SERVE_ARGS []  extra arguments for `edgeinfer serve`
 #   EI_COLD_CWASM [1]  also measure cold start with a precompiled .cwasm next to the .wasm
 #   FA_WORKERS [2], FA_THREADS [1]  uvicorn workers, onnxruntime intra-op threads
@@ -54,7 +55,7 @@ CONNS=${CONNS:-"1 8 32"}
 COLD_RUNS=${COLD_RUNS:-5}
 TARGETS=${TARGETS:-"fastapi edgeinfer"}
 EDGEINFER=${EDGEINFER:-/work/tools/edgeinfer-next}
-EI_WASM=${EI_WASM:-/work/tools/cls-b1.wasm}
+EI_WASM=${EI_WASM:-}
 EI_SERVE_ARGS=${EI_SERVE_ARGS:-}
 EI_COLD_CWASM=${EI_COLD_CWASM:-1}
 QUIET_WAIT=${QUIET_WAIT:-60}
@@ -234,6 +235,7 @@ if [[ " $TARGETS " == *" edgeinfer "* ]]; then
     elif grep -q -- '--port' "$WORK/ei-serve-help.txt"; then LISTEN=(--port "$EI_PORT")
     else LISTEN=(--listen "127.0.0.1:$EI_PORT"); fi
     # Own copy of the component, so a .cwasm we make never sits next to the shared one.
+    EI_WASM=$(tools/ei_model.sh "$EDGEINFER" "$ONNX" "$WORK")
     cp -f "$EI_WASM" "$WORK/cls-b1.wasm"; rm -f "$WORK/cls-b1.cwasm"
     # shellcheck disable=SC2206
     EI_CMD=("$EDGEINFER" serve "$WORK/cls-b1.wasm" "${LISTEN[@]}" $EI_SERVE_ARGS)
