@@ -21,8 +21,8 @@
 #                       (e.g. a native-tract batch mode); its row replaces the
 #                       bound as the ratio base.
 #
-# Environment: N [2000], RUNS [3], EDGEINFER [/work/tools/edgeinfer-next],
-#   EDGEINFER_BENCH [/work/tools/edgeinfer or $EDGEINFER] (has `bench`),
+# Environment: N [2000], RUNS [3], EDGEINFER [target/release/edgeinfer],
+#   EDGEINFER_BENCH [$EDGEINFER] (has `bench`),
 #   EI_WASM [packed once by $EDGEINFER into bench/work/, tools/ei_model.sh], QUIET_WAIT [60], QUIET_CORES [0.15],
 #   NICE [] (e.g. -10: run the timed commands at that nice level, so another
 #   session's build on the same cores takes less from them),
@@ -45,9 +45,9 @@ fi
 
 N=${N:-2000}
 RUNS=${RUNS:-3}
-EDGEINFER=${EDGEINFER:-/work/tools/edgeinfer-next}
+EDGEINFER=${EDGEINFER:-$HERE/../target/release/edgeinfer}
 EI_WASM=${EI_WASM:-}
-ONNX=${ONNX:-/work/main/models/real/ppocr-cls/model.onnx}
+ONNX=${ONNX:-$HERE/../models/real/ppocr-cls/model.onnx}
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_CORES=${QUIET_CORES:-0.15}
 NICE=${NICE:-}
@@ -55,7 +55,7 @@ BUSY_MAX=${BUSY_MAX:-0.25}
 RETRY_BUSY=${RETRY_BUSY:-2}
 VARIANTS=${VARIANTS:-"ort1 ort2 ort2p ei native"}
 if [ -z "${EDGEINFER_BENCH:-}" ]; then
-  if [ -x "$EDGEINFER" ]; then EDGEINFER_BENCH=$EDGEINFER; else EDGEINFER_BENCH=/work/tools/edgeinfer; fi
+  if [ -x "$EDGEINFER" ]; then EDGEINFER_BENCH=$EDGEINFER; else EDGEINFER_BENCH=$EDGEINFER; fi
 fi
 
 WORK="$HERE/work"
@@ -192,8 +192,7 @@ EOF
       quiet
       BENCH_WASM=${EI_WASM:-}
       [ -n "$BENCH_WASM" ] || { [ "$EDGEINFER_BENCH" = "$EDGEINFER" ] && BENCH_WASM=$(tools/ei_model.sh "$EDGEINFER" "$ONNX" "$WORK"); } || true
-      [ -n "$BENCH_WASM" ] || BENCH_WASM=/work/tools/cls-b1.wasm
-      if "${NICE_CMD[@]}" "$EDGEINFER_BENCH" bench "$BENCH_WASM" --onnx "$ONNX" --input-shape x=1,3,48,192 -i x="$WORK/x1.npy" --runs 200 --json >"$WORK/ei-bench.json" 2>>"$LOG"; then
+            if "${NICE_CMD[@]}" "$EDGEINFER_BENCH" bench "$BENCH_WASM" --onnx "$ONNX" --input-shape x=1,3,48,192 -i x="$WORK/x1.npy" --runs 200 --json >"$WORK/ei-bench.json" 2>>"$LOG"; then
         cat "$WORK/ei-bench.json" >>"$LOG"
         NATIVE_MS=$("$PY" -c 'import json; print(json.load(open("'"$WORK"'/ei-bench.json"))["native"]["median_ms"])')
         WASM_MS=$("$PY" -c 'import json; print(json.load(open("'"$WORK"'/ei-bench.json"))["warm"]["median_ms"])')

@@ -12,7 +12,7 @@
 #   CONNS    ["1 8 32"]  connection counts; wrk threads = min(2, conns)
 #   COLD_RUNS [5]    cold-start samples (median reported)
 #   TARGETS  ["fastapi edgeinfer"]
-#   EDGEINFER [/work/tools/edgeinfer-next]  binary with `serve`
+#   EDGEINFER [target/release/edgeinfer]  binary with `serve`
 #   EI_WASM  []      packed cls model, input fixed to [1,3,48,192]; default: packed
 #                    once by $EDGEINFER itself into bench/work/ (tools/ei_model.sh)
 #   EI_SERVE_ARGS []  extra arguments for `edgeinfer serve`
@@ -54,7 +54,7 @@ WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-"1 8 32"}
 COLD_RUNS=${COLD_RUNS:-5}
 TARGETS=${TARGETS:-"fastapi edgeinfer"}
-EDGEINFER=${EDGEINFER:-/work/tools/edgeinfer-next}
+EDGEINFER=${EDGEINFER:-$HERE/../target/release/edgeinfer}
 EI_WASM=${EI_WASM:-}
 EI_SERVE_ARGS=${EI_SERVE_ARGS:-}
 EI_COLD_CWASM=${EI_COLD_CWASM:-1}
@@ -67,7 +67,7 @@ FA_WORKERS=${FA_WORKERS:-2}
 FA_THREADS=${FA_THREADS:-1}
 FA_PORT=${FA_PORT:-18001}
 EI_PORT=${EI_PORT:-18002}
-ONNX=${ONNX:-/work/main/models/real/ppocr-cls/model.onnx}
+ONNX=${ONNX:-$HERE/../models/real/ppocr-cls/model.onnx}
 
 WORK="$HERE/work"
 mkdir -p "$WORK" "$HERE/results"
@@ -238,7 +238,8 @@ if [[ " $TARGETS " == *" edgeinfer "* ]]; then
     EI_WASM=$(tools/ei_model.sh "$EDGEINFER" "$ONNX" "$WORK")
     cp -f "$EI_WASM" "$WORK/cls-b1.wasm"; rm -f "$WORK/cls-b1.cwasm"
     # shellcheck disable=SC2206
-    EI_CMD=("$EDGEINFER" serve "$WORK/cls-b1.wasm" "${LISTEN[@]}" $EI_SERVE_ARGS)
+    # Access log off, as the FastAPI baseline's (uvicorn --no-access-log).
+    EI_CMD=(env EDGEINFER_LOG=warn "$EDGEINFER" serve "$WORK/cls-b1.wasm" "${LISTEN[@]}" $EI_SERVE_ARGS)
     start_server edgeinfer "${EI_CMD[@]}"
     if wait_ready "http://127.0.0.1:$EI_PORT/v2/health/ready" 180; then
       STEM=$(basename "$EI_WASM" .wasm)

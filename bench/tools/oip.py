@@ -26,7 +26,7 @@ import sys
 import time
 import urllib.parse
 
-MODEL_DIR = "/work/main/models/real/ppocr-cls"
+MODEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", "real", "ppocr-cls")
 INPUT_NAME = "x"
 OUTPUT_NAME = "save_infer_model/scale_0.tmp_1"
 

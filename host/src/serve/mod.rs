@@ -56,7 +56,10 @@ impl Default for ServeOptions {
             max_body_bytes: edgeinfer_protocol::oip::MAX_BODY_BYTES,
             reload_interval: Some(Duration::from_secs(2)),
             shutdown_grace: Duration::from_secs(10),
-            runtime: RuntimeConfig::default(),
+            runtime: RuntimeConfig {
+                memory_keep_resident: 64 << 20,
+                ..RuntimeConfig::default()
+            },
             cache_dir: None,
         }
     }
