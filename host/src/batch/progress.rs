@@ -97,8 +97,8 @@ impl Progress {
     pub(crate) fn finish(&self) {
         match self {
             Progress::Bar(bar) => bar.finish(),
-            Progress::Plain { .. } => self.print_plain(),
-            Progress::Quiet => {}
+            Progress::Plain { total, .. } if *total > 0 => self.print_plain(),
+            Progress::Plain { .. } | Progress::Quiet => {}
         }
     }
 }
