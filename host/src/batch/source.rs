@@ -58,8 +58,12 @@ impl InputKind {
 pub(crate) enum Locator {
     NpyFile(PathBuf),
     NpyFolder(PathBuf),
-    /// A request body from a JSONL line.
-    Request(String),
+    /// A request body: a JSONL line, by position (bodies of large tensors stay on disk until
+    /// a worker needs them).
+    Request {
+        offset: u64,
+        len: usize,
+    },
     /// CSV cells of the selected columns.
     Row(Vec<String>),
 }
@@ -83,6 +87,8 @@ pub(crate) struct Source {
     input: Option<(String, DType, Vec<usize>)>,
     /// CSV: the columns that make the input, in order.
     pub(crate) columns: Vec<String>,
+    /// JSONL: the file the request lines are read from.
+    jsonl: Option<std::fs::File>,
 }
 
 impl Source {
@@ -128,6 +134,7 @@ impl Source {
             records: Vec::new(),
             input: None,
             columns: Vec::new(),
+            jsonl: None,
         };
         match kind {
             InputKind::NpyFiles => {
@@ -151,7 +158,10 @@ impl Source {
                     })
                     .collect();
             }
-            InputKind::Jsonl => source.records = list_jsonl(path)?,
+            InputKind::Jsonl => {
+                source.records = list_jsonl(path)?;
+                source.jsonl = Some(std::fs::File::open(path)?);
+            }
             InputKind::Csv => {
                 let input = single_input()?;
                 let (columns, records) = list_csv(path, columns, &input)?;
@@ -188,8 +198,12 @@ impl Source {
                     .collect::<Result<_>>()?;
                 Ok(plain(tensors))
             }
-            Locator::Request(line) => {
-                let request = oip::decode_request(line.as_bytes(), None)?;
+            Locator::Request { offset, len } => {
+                use std::os::unix::fs::FileExt;
+                let mut line = vec![0; *len];
+                let file = self.jsonl.as_ref().expect("jsonl input");
+                file.read_exact_at(&mut line, *offset)?;
+                let request = oip::decode_request(&line, None)?;
                 Ok(RecordInputs {
                     tensors: request.inputs.into_iter().map(Tensor::from).collect(),
                     outputs: request.outputs,
@@ -225,21 +239,34 @@ fn list_dir(dir: &Path, keep: impl Fn(&Path) -> bool) -> Result<Vec<(String, Pat
 }
 
 fn list_jsonl(path: &Path) -> Result<Vec<Record>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut reader = std::io::BufReader::new(file);
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut records = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        if line.trim().is_empty() {
+    let (mut offset, mut line_no) = (0u64, 0usize);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if read == 0 {
+            break;
+        }
+        line_no += 1;
+        let start = offset;
+        offset += read as u64;
+        let body = line.trim_ascii_end();
+        if body.trim_ascii().is_empty() {
             continue;
         }
         // Only the id is read here; a line that is not JSON still becomes a record, which
         // fails with its reason in the error log instead of stopping the run.
-        let id = serde_json::from_str::<serde_json::Value>(line)
+        let id = serde_json::from_slice::<IdOnly>(body)
             .ok()
-            .and_then(|v| match v.get("id") {
-                Some(serde_json::Value::String(s)) => Some(s.clone()),
+            .and_then(|v| match v.id {
+                Some(serde_json::Value::String(s)) => Some(s),
                 Some(serde_json::Value::Number(n)) => Some(n.to_string()),
                 _ => None,
             })
@@ -253,10 +280,20 @@ fn list_jsonl(path: &Path) -> Result<Vec<Record>> {
         }
         records.push(Record {
             id,
-            locator: Locator::Request(line.to_string()),
+            locator: Locator::Request {
+                offset: start,
+                len: body.len(),
+            },
         });
     }
     Ok(records)
+}
+
+/// The `id` of a request body, skipping its tensors without building them.
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
 }
 
 type CsvListing = (Vec<String>, Vec<Record>);
