@@ -377,11 +377,9 @@ fn row_tensor(
                 .with_context(|| format!("column `{column}`: `{cell}` is not a number"))
         })
         .collect::<Result<Vec<f64>>>()?;
-    let json = serde_json::to_string(&values)?;
     // The OIP codec converts numbers to any dtype with range checks.
     let body = serde_json::json!({
-        "inputs": [{ "name": name, "shape": shape, "datatype": dtype.oip_name(),
-                     "data": serde_json::from_str::<serde_json::Value>(&json)? }]
+        "inputs": [{ "name": name, "shape": shape, "datatype": dtype.oip_name(), "data": values }]
     });
     let request = oip::decode_request(body.to_string().as_bytes(), None)?;
     Ok(request.inputs.into_iter().next().expect("one input").into())
