@@ -57,6 +57,26 @@ impl HostState {
         }
     }
 
+    /// Why a call into this store's instance failed: deadline, memory limit, or a trap with
+    /// what the guest wrote to stderr.
+    pub(crate) fn failure(&self, e: wasmtime::Error, deadline: Duration) -> InferError {
+        if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return InferError::Timeout(deadline);
+        }
+        if let Some(asked) = self.limits.denied {
+            return InferError::OutOfMemory {
+                limit_mib: self.limits.limit >> 20,
+                asked_mib: asked >> 20,
+            };
+        }
+        let stderr = self.stderr_text();
+        let mut message = format!("{e:#}");
+        if !stderr.is_empty() {
+            message = format!("{message}; guest stderr: {stderr}");
+        }
+        InferError::Trap(message)
+    }
+
     /// What the guest wrote to stderr (a panic message, say), trimmed.
     pub(crate) fn stderr_text(&self) -> String {
         String::from_utf8_lossy(&self.stderr.contents())
@@ -114,19 +134,6 @@ pub(crate) struct MemoryLimiter {
     limit: usize,
     peak: usize,
     denied: Option<usize>,
-}
-
-impl MemoryLimiter {
-    /// Why the instance failed, if it was refused memory.
-    pub(crate) fn denied_message(&self) -> Option<String> {
-        self.denied.map(|asked| {
-            InferError::OutOfMemory {
-                limit_mib: self.limit >> 20,
-                asked_mib: asked >> 20,
-            }
-            .to_string()
-        })
-    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -457,22 +464,7 @@ impl Instance {
 
     fn call_failure(&mut self, e: wasmtime::Error) -> InferError {
         self.poisoned = true;
-        let state = self.store.data();
-        if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-            return InferError::Timeout(self.deadline);
-        }
-        if let Some(asked) = state.limits.denied {
-            return InferError::OutOfMemory {
-                limit_mib: state.limits.limit >> 20,
-                asked_mib: asked >> 20,
-            };
-        }
-        let stderr = state.stderr_text();
-        let mut message = format!("{e:#}");
-        if !stderr.is_empty() {
-            message = format!("{message}; guest stderr: {stderr}");
-        }
-        InferError::Trap(message)
+        self.store.data().failure(e, self.deadline)
     }
 }
 

@@ -6,7 +6,7 @@
 use super::Server;
 use super::metrics::{self, Metrics, ModelLabels};
 use super::registry::Slot;
-use crate::runtime::HostState;
+use crate::runtime::{HostState, InferError};
 use bytes::Bytes;
 use edgeinfer_protocol::oip::{self, OipError, Route};
 use http_body_util::{BodyExt, Full, Limited};
@@ -15,7 +15,7 @@ use hyper::{Request, Response, StatusCode};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::OwnedSemaphorePermit;
-use wasmtime::{Store, Trap};
+use wasmtime::Store;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
@@ -194,22 +194,12 @@ fn explain_failure(
     e: wasmtime::Error,
     deadline: std::time::Duration,
 ) -> OipError {
-    if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
-        return OipError::new(
-            504,
-            format!("the model ran past its deadline of {deadline:?} and was stopped"),
-        );
-    }
-    let state = store.data();
-    if let Some(message) = state.limits.denied_message() {
-        return OipError::new(500, message);
-    }
-    let stderr = state.stderr_text();
-    let mut message = format!("the model trapped: {e:#}");
-    if !stderr.is_empty() {
-        message = format!("{message}; guest stderr: {stderr}");
-    }
-    OipError::new(500, message)
+    let failure = store.data().failure(e, deadline);
+    let status = match failure {
+        InferError::Timeout(_) => 504,
+        _ => 500,
+    };
+    OipError::new(status, failure.to_string())
 }
 
 /// An instance slot taken from the concurrency limit, counted in the in-flight gauge for as
