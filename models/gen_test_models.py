@@ -117,7 +117,130 @@ def make_int64(rng: np.random.Generator):
     return _finish(graph), inputs
 
 
-MODELS = {"cnn": make_cnn, "mlp": make_mlp, "int64": make_int64}
+def make_tabular(rng: np.random.Generator):
+    """What skl2onnx exports: an input [None, 8] whose batch dim has neither value nor name,
+    class probabilities and an int64 label; and metadata_props that NNEF's string syntax
+    cannot hold as they are (quotes, backslashes, newlines, non-ASCII), as PaddleOCR's
+    character dictionaries."""
+    f32 = np.float32
+    w = (rng.standard_normal((8, 3)) * 0.7).astype(f32)
+    b = (rng.standard_normal(3) * 0.1).astype(f32)
+    nodes = [
+        helper.make_node("Gemm", ["X", "coef", "intercept"], ["scores"], name="linear"),
+        helper.make_node("Softmax", ["scores"], ["probabilities"], axis=1, name="softmax"),
+        helper.make_node("ArgMax", ["scores"], ["label"], axis=1, keepdims=0, name="argmax"),
+    ]
+    graph = helper.make_graph(
+        nodes, "tabular",
+        inputs=[helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 8])],
+        outputs=[helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+                 helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 3])],
+        initializer=[_init("coef", w), _init("intercept", b)],
+    )
+    model = _finish(graph)
+    helper.set_model_props(model, {
+        "labels": "setosa\nversicolor\nvirginica",
+        "character_dict": "a\\b\"c\"\n{x}\n'\u00e9\u4e2d\u6587\n\t;",
+    })
+    inputs = {"X": rng.standard_normal((64, 8)).astype(f32)}
+    return model, inputs
+
+
+def make_dynaxes(rng: np.random.Generator):
+    """A YOLO/FPN-style export: `images [batch,3,height,width]`, a stride-2 conv whose output
+    is upsampled x2 and concatenated with the input (tract cannot prove (height+1)/2*2 ==
+    height symbolically, fair), and value_info / outputs declared with symbols of their own
+    (`DynamicDimension.1`), which contradict fixed inputs unless pack ignores them."""
+    f32 = np.float32
+    w = (rng.standard_normal((3, 3, 3, 3)) * 0.3).astype(f32)
+    scales = np.array([1, 1, 2, 2], dtype=f32)
+    nodes = [
+        helper.make_node("Conv", ["images", "w"], ["down"], kernel_shape=[3, 3],
+                         strides=[2, 2], pads=[1, 1, 1, 1], name="down"),
+        helper.make_node("Resize", ["down", "", "scales"], ["up"], mode="nearest", name="up"),
+        helper.make_node("Concat", ["images", "up"], ["cat"], axis=1, name="skip"),
+        helper.make_node("Sigmoid", ["cat"], ["output0"], name="head"),
+    ]
+    graph = helper.make_graph(
+        nodes, "dynaxes",
+        inputs=[helper.make_tensor_value_info(
+            "images", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
+        outputs=[helper.make_tensor_value_info(
+            "output0", TensorProto.FLOAT, ["batch", 6, "DynamicDimension.1", "DynamicDimension.2"])],
+        initializer=[_init("w", w), _init("scales", scales)],
+        value_info=[helper.make_tensor_value_info(
+            "up", TensorProto.FLOAT, ["batch", 3, "Resizeup_dim_2", "Resizeup_dim_3"])],
+    )
+    inputs = {"images": rng.random((1, 3, 64, 96), dtype=np.float32)}
+    return _finish(graph), inputs
+
+
+def make_shape_out(rng: np.random.Generator):
+    """An output computed from shapes (Shape -> Gather), which tract types as TDim."""
+    f32 = np.float32
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"], name="shape"),
+        helper.make_node("Gather", ["shape", "zero"], ["rows"], axis=0, name="rows"),
+        helper.make_node("Mul", ["x", "two"], ["doubled"], name="double"),
+    ]
+    graph = helper.make_graph(
+        nodes, "shape_out",
+        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        outputs=[helper.make_tensor_value_info("doubled", TensorProto.FLOAT, ["N", 4]),
+                 helper.make_tensor_value_info("rows", TensorProto.INT64, [])],
+        initializer=[_init("zero", np.array(0, dtype=np.int64)), _init("two", np.array(2, dtype=f32))],
+    )
+    inputs = {"x": rng.standard_normal((5, 4)).astype(f32)}
+    return _finish(graph), inputs
+
+
+def make_passthrough(rng: np.random.Generator):
+    """y = 2x over [N, 1024] floats: the smallest model that moves tensors of any size (the
+    tests push more than wasmtime's default 128 MiB per call through it)."""
+    nodes = [helper.make_node("Mul", ["x", "two"], ["y"], name="double")]
+    graph = helper.make_graph(
+        nodes, "passthrough",
+        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1024])],
+        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1024])],
+        initializer=[_init("two", np.array(2, dtype=np.float32))],
+    )
+    inputs = {"x": rng.standard_normal((2, 1024)).astype(np.float32)}
+    return _finish(graph), inputs
+
+
+def make_zipmap(rng: np.random.Generator):
+    """skl2onnx's default classifier export: probabilities as a ZipMap (a sequence of maps),
+    which no tensor interface carries. onnxruntime runs it; pack must refuse it by name."""
+    f32 = np.float32
+    w = rng.standard_normal((4, 2)).astype(f32)
+    nodes = [
+        helper.make_node("MatMul", ["float_input", "w"], ["scores"], name="linear"),
+        helper.make_node("Softmax", ["scores"], ["probabilities"], axis=1, name="softmax"),
+        helper.make_node("ArgMax", ["scores"], ["output_label"], axis=1, keepdims=0, name="argmax"),
+        helper.make_node("ZipMap", ["probabilities"], ["output_probability"],
+                         classlabels_int64s=[0, 1], domain="ai.onnx.ml", name="ZipMap"),
+    ]
+    seq_of_maps = helper.make_sequence_type_proto(
+        helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [])))
+    graph = helper.make_graph(
+        nodes, "zipmap",
+        inputs=[helper.make_tensor_value_info("float_input", TensorProto.FLOAT, [None, 4])],
+        outputs=[helper.make_tensor_value_info("output_label", TensorProto.INT64, [None]),
+                 helper.make_value_info("output_probability", seq_of_maps)],
+        initializer=[_init("w", w)],
+    )
+    model = helper.make_model(
+        graph, producer_name="edgeinfer-gen_test_models",
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("ai.onnx.ml", 1)])
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model, full_check=True)
+    inputs = {"float_input": rng.standard_normal((3, 4)).astype(f32)}
+    return model, inputs
+
+
+MODELS = {"cnn": make_cnn, "mlp": make_mlp, "int64": make_int64, "tabular": make_tabular,
+          "dynaxes": make_dynaxes, "shape_out": make_shape_out, "passthrough": make_passthrough,
+          "zipmap": make_zipmap}
 
 
 def write_case(name: str, model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> None:
@@ -139,6 +262,9 @@ def write_case(name: str, model: onnx.ModelProto, inputs: dict[str, np.ndarray])
         np.save(os.path.join(d, "inputs", f"{k}.npy"), v)
     summary = []
     for meta, v in zip(sess.get_outputs(), outs):
+        if not isinstance(v, np.ndarray):  # zipmap: a list of dicts, no tensor to compare
+            summary.append(f"{meta.name}:{meta.type}")
+            continue
         np.save(os.path.join(d, "expected", f"{meta.name}.npy"), v)
         summary.append(f"{meta.name}{list(v.shape)}:{v.dtype}")
     size = os.path.getsize(path)

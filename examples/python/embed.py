@@ -109,7 +109,8 @@ class Model:
 
         return {"name": m.name, "version": m.version, "engine": m.engine,
                 "preinitialized": m.preinitialized,
-                "inputs": [info(t) for t in m.inputs], "outputs": [info(t) for t in m.outputs]}
+                "inputs": [info(t) for t in m.inputs], "outputs": [info(t) for t in m.outputs],
+                "properties": {k: v for k, v in m.properties}}
 
     def infer(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         args = []

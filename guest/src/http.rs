@@ -178,6 +178,7 @@ fn describe(meta: &ModelMetadata) -> oip::ModelDescription {
         platform: format!("edgeinfer/{}", meta.engine),
         inputs: tensors(&meta.inputs),
         outputs: tensors(&meta.outputs),
+        parameters: meta.properties.clone(),
     }
 }
 

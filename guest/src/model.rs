@@ -4,7 +4,7 @@ use crate::bindings::edgeinfer::inference::types::{
     Dimension, Error, ErrorCode, ModelMetadata, NamedTensor, TensorInfo,
 };
 use crate::tensors::{self, IoSpec};
-use edgeinfer_protocol::PackPayload;
+use edgeinfer_protocol::PackManifest;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tract_nnef::internal::*;
@@ -19,6 +19,7 @@ pub(crate) struct LoadedModel {
     inputs: Vec<IoSpec>,
     outputs: Vec<IoSpec>,
     preinitialized: bool,
+    properties: Vec<(String, String)>,
 }
 
 fn load_error(context: &str, e: impl std::fmt::Display) -> Error {
@@ -26,14 +27,17 @@ fn load_error(context: &str, e: impl std::fmt::Display) -> Error {
 }
 
 impl LoadedModel {
-    /// Parses the NNEF tar, optimizes it and builds the plan.
-    pub(crate) fn load(payload: &PackPayload, preinitialized: bool) -> Result<LoadedModel, Error> {
-        let mut nnef = tract_nnef::nnef().with_onnx();
-        nnef.allow_extended_identifier_syntax(true);
-        let model = nnef
-            .model_for_read(&mut &payload.nnef[..])
+    /// Parses the NNEF tar as it streams from `nnef`, optimizes it and builds the plan.
+    pub(crate) fn load(
+        manifest: &PackManifest,
+        nnef: &mut dyn std::io::Read,
+        preinitialized: bool,
+    ) -> Result<LoadedModel, Error> {
+        let mut framework = tract_nnef::nnef().with_onnx();
+        framework.allow_extended_identifier_syntax(true);
+        let model = framework
+            .model_for_read(nnef)
             .map_err(|e| load_error("loading the NNEF model", e))?;
-        let manifest = &payload.manifest;
         let facts = |e| load_error("reading the model's inputs and outputs", e);
         let inputs = describe(
             &model,
@@ -56,6 +60,11 @@ impl LoadedModel {
             inputs,
             outputs,
             preinitialized,
+            properties: manifest
+                .properties
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         })
     }
 
@@ -91,6 +100,7 @@ impl LoadedModel {
             outputs: self.outputs.iter().map(IoSpec::info).collect(),
             engine: ENGINE.to_string(),
             preinitialized: self.preinitialized,
+            properties: self.properties.clone(),
         }
     }
 

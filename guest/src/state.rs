@@ -3,7 +3,7 @@
 
 use crate::bindings::edgeinfer::inference::types::{Error, ErrorCode};
 use crate::model::LoadedModel;
-use edgeinfer_protocol::PackPayload;
+use edgeinfer_protocol::PackManifest;
 use std::cell::RefCell;
 use std::io::Read;
 
@@ -11,7 +11,7 @@ enum State {
     /// The generic guest, before pack: no model.
     Empty,
     /// Packed without pre-init: NNEF bytes wait for the first call.
-    Deferred(PackPayload),
+    Deferred(PackManifest, Vec<u8>),
     Ready(LoadedModel),
 }
 
@@ -27,21 +27,25 @@ pub(crate) fn initialize_from_stdin() -> Result<(), String> {
     if STATE.with_borrow(|s| !matches!(s, State::Empty)) {
         return Ok(());
     }
-    let mut bytes = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("reading the pack payload from stdin: {e}"))?;
-    if bytes.is_empty() {
-        return Err("no pack payload on stdin".into());
-    }
-    let payload = PackPayload::decode(&bytes).map_err(|e| e.to_string())?;
-    drop(bytes);
-    let state = if payload.manifest.preinit {
-        let model = LoadedModel::load(&payload, true).map_err(|e| e.message)?;
-        model.warm_up(&payload.manifest.warmup_symbols);
+    // Streamed, not read whole: the NNEF bytes of a big model never sit in memory beside
+    // the tensors parsed from them. Through the wasi:cli stream itself, not std's stdin: in
+    // this component std's reads (wasi-libc) never free the buffers the data arrives in, so
+    // every byte read would stay in memory, and in the snapshot, a second time.
+    let chunked = crate::scrub::SmallReads(wasip2::cli::stdin::get_stdin());
+    let mut stdin = std::io::BufReader::with_capacity(crate::scrub::SMALL_READ, chunked);
+    let manifest = edgeinfer_protocol::pack::read_manifest(&mut stdin)
+        .map_err(|e| format!("the pack payload on stdin: {e}"))?;
+    let state = if manifest.preinit {
+        let model = LoadedModel::load(&manifest, &mut stdin, true).map_err(|e| e.message)?;
+        drop(stdin);
+        model.warm_up(&manifest.warmup_symbols);
         State::Ready(model)
     } else {
-        State::Deferred(payload)
+        let mut nnef = Vec::new();
+        stdin
+            .read_to_end(&mut nnef)
+            .map_err(|e| format!("reading the pack payload from stdin: {e}"))?;
+        State::Deferred(manifest, nnef)
     };
     STATE.set(state);
     Ok(())
@@ -50,8 +54,8 @@ pub(crate) fn initialize_from_stdin() -> Result<(), String> {
 /// Runs `f` on the loaded model, loading a deferred one first.
 pub(crate) fn with_model<T>(f: impl FnOnce(&LoadedModel) -> Result<T, Error>) -> Result<T, Error> {
     STATE.with_borrow_mut(|state| {
-        if let State::Deferred(payload) = state {
-            *state = State::Ready(LoadedModel::load(payload, false)?);
+        if let State::Deferred(manifest, nnef) = state {
+            *state = State::Ready(LoadedModel::load(manifest, &mut &nnef[..], false)?);
         }
         match state {
             State::Ready(model) => f(model),

@@ -1,7 +1,7 @@
 //! tract running natively, outside wasm, on the same NNEF graph the component carries: the
 //! baseline `edgeinfer bench` measures the component against, and a reference for tests.
 
-use crate::pack::{InputShape, nnef, onnx_to_nnef};
+use crate::pack::{ShapeRequest, nnef, onnx_to_nnef};
 use crate::{DType, Tensor};
 use anyhow::{Context, Result};
 use edgeinfer_protocol::tract::{from_datum_type, to_datum_type};
@@ -17,7 +17,7 @@ pub struct NativeModel {
 
 impl NativeModel {
     /// Converts the ONNX model exactly as `pack` does, then optimizes it for this CPU.
-    pub fn from_onnx(path: &Path, shapes: &[InputShape]) -> Result<NativeModel> {
+    pub fn from_onnx(path: &Path, shapes: &ShapeRequest) -> Result<NativeModel> {
         let converted = onnx_to_nnef(path, shapes)?;
         let plan = nnef()
             .model_for_read(&mut &converted.nnef[..])

@@ -5,7 +5,8 @@
 //! ```
 //!
 //! A framed stream, not a data segment, so the raw model never lands in the component next
-//! to its optimized copy.
+//! to its optimized copy. The guest reads the header with [`read_manifest`] and hands the
+//! rest of the stream to tract as it is, so the NNEF bytes are never all in its memory.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -30,6 +31,10 @@ pub struct PackManifest {
     /// (symbol name -> size). Symbols not listed warm up at 1.
     #[serde(default)]
     pub warmup_symbols: BTreeMap<String, u64>,
+    /// The ONNX model's `metadata_props` (class labels, character dictionaries...) and
+    /// producer, shown in the model's metadata.
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -46,6 +51,35 @@ pub enum PayloadError {
     Truncated,
     #[error("pack manifest is not valid JSON: {0}")]
     Manifest(#[from] serde_json::Error),
+    #[error("reading the pack payload: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Largest manifest accepted: names and properties, never tensors.
+const MAX_MANIFEST_BYTES: usize = 64 << 20;
+
+/// Reads the magic and the manifest, leaving `reader` at the first byte of the NNEF tar.
+pub fn read_manifest(reader: &mut impl std::io::Read) -> Result<PackManifest, PayloadError> {
+    let mut word = [0u8; 4];
+    read_exact(reader, &mut word)?;
+    if &word != MAGIC {
+        return Err(PayloadError::BadMagic);
+    }
+    read_exact(reader, &mut word)?;
+    let len = u32::from_le_bytes(word) as usize;
+    if len > MAX_MANIFEST_BYTES {
+        return Err(PayloadError::Truncated);
+    }
+    let mut manifest = vec![0u8; len];
+    read_exact(reader, &mut manifest)?;
+    Ok(serde_json::from_slice(&manifest)?)
+}
+
+fn read_exact(reader: &mut impl std::io::Read, buf: &mut [u8]) -> Result<(), PayloadError> {
+    reader.read_exact(buf).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => PayloadError::Truncated,
+        _ => PayloadError::Io(e),
+    })
 }
 
 impl PackPayload {
@@ -59,19 +93,11 @@ impl PackPayload {
         out
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<PackPayload, PayloadError> {
-        let rest = bytes.strip_prefix(MAGIC).ok_or(PayloadError::BadMagic)?;
-        let (len, rest) = rest
-            .split_first_chunk::<4>()
-            .ok_or(PayloadError::Truncated)?;
-        let len = u32::from_le_bytes(*len) as usize;
-        if rest.len() < len {
-            return Err(PayloadError::Truncated);
-        }
-        let (manifest, nnef) = rest.split_at(len);
+    pub fn decode(mut bytes: &[u8]) -> Result<PackPayload, PayloadError> {
+        let manifest = read_manifest(&mut bytes)?;
         Ok(PackPayload {
-            manifest: serde_json::from_slice(manifest)?,
-            nnef: nnef.to_vec(),
+            manifest,
+            nnef: bytes.to_vec(),
         })
     }
 }
@@ -90,6 +116,7 @@ mod tests {
                 input_names: vec!["x".into()],
                 output_names: vec!["y".into()],
                 warmup_symbols: [("N".to_string(), 4)].into(),
+                properties: [("labels".to_string(), "cat\ndog \"quoted\"".to_string())].into(),
             },
             nnef: vec![1, 2, 3],
         };
@@ -109,6 +136,14 @@ mod tests {
         assert!(matches!(
             PackPayload::decode(b"EIPK\x02\0\0\0{x"),
             Err(PayloadError::Manifest(_))
+        ));
+        assert!(matches!(
+            PackPayload::decode(b"EIPK\xff\xff\xff\xff{}"),
+            Err(PayloadError::Truncated)
+        ));
+        assert!(matches!(
+            PackPayload::decode(b"EIPK\x02"),
+            Err(PayloadError::Truncated)
         ));
     }
 }

@@ -35,6 +35,8 @@ export interface ModelMetadata {
   engine: string;
   /** True when the optimized plan was snapshotted at pack time. */
   preinitialized: boolean;
+  /** The ONNX model's metadata_props (class labels, a recognizer's dictionary...) and producer. */
+  properties: Readonly<Record<string, string>>;
 }
 
 /** An error from the model or from checking the inputs; `code` is the component's error code. */

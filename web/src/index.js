@@ -244,7 +244,10 @@ export class Model {
     if (!this.#exports?.infer) throw new Error('the component does not export edgeinfer:inference/model');
   }
 
-  /** {name, version, engine, preinitialized, inputs: [{name, dtype, shape}], outputs: [...]} */
+  /**
+   * {name, version, engine, preinitialized, inputs: [{name, dtype, shape}], outputs: [...],
+   *  properties: {key: value}} (properties: the ONNX metadata_props, e.g. class labels)
+   */
   metadata() {
     if (!this.#meta) {
       let m;
@@ -256,6 +259,7 @@ export class Model {
       this.#meta = Object.freeze({
         name: m.name, version: m.version, engine: m.engine, preinitialized: m.preinitialized,
         inputs: m.inputs.map(info), outputs: m.outputs.map(info),
+        properties: Object.freeze(Object.fromEntries(m.properties ?? [])),
       });
     }
     return this.#meta;

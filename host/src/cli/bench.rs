@@ -3,7 +3,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use edgeinfer::bench::{BenchReport, Stats, bench, synthetic_inputs};
 use edgeinfer::native::NativeModel;
-use edgeinfer::pack::InputShape;
+use edgeinfer::pack::{DimValue, InputShape, ShapeRequest};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -16,6 +16,9 @@ pub(super) struct BenchArgs {
     /// The --input-shape values given to `pack`, so native tract sees the same graph
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     input_shapes: Vec<InputShape>,
+    /// The --dim values given to `pack`, so native tract sees the same graph
+    #[arg(long = "pack-dim", value_name = "SYMBOL=SIZE")]
+    pack_dims: Vec<DimValue>,
     /// Inputs as .npy (NAME=FILE); default: deterministic synthetic data
     #[arg(short, long = "input", value_name = "NAME=FILE")]
     inputs: Vec<NamedPath>,
@@ -45,7 +48,13 @@ pub(super) fn run(args: BenchArgs) -> Result<()> {
         .onnx
         .as_deref()
         .map(|onnx| {
-            NativeModel::from_onnx(onnx, &args.input_shapes)
+            NativeModel::from_onnx(
+                onnx,
+                &ShapeRequest {
+                    input_shapes: args.input_shapes.clone(),
+                    dims: args.pack_dims.clone(),
+                },
+            )
                 .with_context(|| format!("native tract on {}", onnx.display()))
         })
         .transpose()?;

@@ -42,7 +42,35 @@ pub(super) fn run(args: InfoArgs) -> Result<()> {
     println!("size      {}", human_bytes(bytes.len() as u64));
     println!("sha256    {sha256}");
     print_io(&metadata);
+    print_properties(&metadata);
     Ok(())
+}
+
+/// The model's properties, long values (a dictionary of 6000 characters) cut to one line;
+/// `info --json` has them whole.
+pub(super) fn print_properties(m: &Metadata) {
+    if m.properties.is_empty() {
+        return;
+    }
+    println!("properties");
+    let width = m.properties.keys().map(|k| k.len()).max().unwrap_or(0);
+    for (key, value) in &m.properties {
+        println!("  {key:width$}  {}", one_line(value, 72));
+    }
+}
+
+fn one_line(value: &str, max_chars: usize) -> String {
+    let lines = value.lines().count();
+    let flat: String = value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let chars = flat.chars().count();
+    if chars <= max_chars && lines <= 1 {
+        return flat;
+    }
+    let head: String = flat.chars().take(max_chars).collect();
+    format!("{head}... ({chars} characters, {lines} lines)")
 }
 
 /// The inputs and outputs as an aligned table.

@@ -1,7 +1,7 @@
 use super::{cache_dir, human_bytes};
 use anyhow::Result;
 use clap::Args;
-use edgeinfer::pack::{InputShape, PackOptions};
+use edgeinfer::pack::{DimValue, InputShape, PackOptions, ShapeRequest};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -20,6 +20,14 @@ pub(super) struct PackArgs {
     /// Fix or name the dims of an input, e.g. x=1,3,224,224 or x=N,3,H,W (repeatable)
     #[arg(long = "input-shape", value_name = "NAME=DIMS")]
     input_shapes: Vec<InputShape>,
+    /// Fix one free dimension wherever it appears, e.g. height=640; the others stay free
+    /// (repeatable)
+    #[arg(long = "dim", value_name = "SYMBOL=SIZE")]
+    dims: Vec<DimValue>,
+    /// Memory the model may use while pack loads and optimizes it, in MiB [default: 4096,
+    /// all of wasm32's]
+    #[arg(long, value_name = "MIB")]
+    memory_limit: Option<usize>,
     /// Do not pre-initialize: the component parses the model on its first call
     #[arg(long)]
     no_preinit: bool,
@@ -40,9 +48,13 @@ pub(super) fn run(args: PackArgs) -> Result<()> {
     let options = PackOptions {
         name: args.name,
         version: Some(args.version),
-        input_shapes: args.input_shapes,
+        shapes: ShapeRequest {
+            input_shapes: args.input_shapes,
+            dims: args.dims,
+        },
         no_preinit: args.no_preinit,
         cache_dir: cache_dir(),
+        memory_limit: args.memory_limit.map(|mib| mib << 20),
     };
     if !args.json {
         eprintln!("packing {} ...", args.model.display());
@@ -58,11 +70,12 @@ pub(super) fn run(args: PackArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "wrote {}: {} ({} gzipped), sha256 {}",
+        "wrote {}: {} ({} gzipped), sha256 {}; the model's weights are {}",
         report.output.display(),
         human_bytes(report.bytes),
         human_bytes(report.gzip_bytes),
-        &report.sha256[..16]
+        &report.sha256[..16],
+        human_bytes(report.weight_bytes),
     );
     match (&report.preinitialized, &report.fallback_reason) {
         (true, _) => println!(
@@ -75,8 +88,12 @@ pub(super) fn run(args: PackArgs) -> Result<()> {
         }
         (false, None) => println!("pre-initialized: no"),
     }
+    for note in &report.notes {
+        println!("note: {note}");
+    }
     if let Some(m) = &report.metadata {
         super::info::print_io(m);
+        super::info::print_properties(m);
     }
     Ok(())
 }

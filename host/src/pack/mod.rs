@@ -2,8 +2,11 @@
 
 mod onnx;
 mod preinit;
+mod shapes;
 
-pub use onnx::{Converted, InputShape, nnef, onnx_to_nnef};
+pub use onnx::{Converted, nnef, onnx_to_nnef};
+pub use preinit::DEFAULT_PREINIT_MEMORY_LIMIT;
+pub use shapes::{BATCH_SYMBOL, DimValue, InputShape, ShapeRequest};
 
 use crate::runtime::{Metadata, Runtime};
 use anyhow::{Context, Result};
@@ -19,11 +22,15 @@ pub struct PackOptions {
     pub name: Option<String>,
     /// Model version; defaults to "1".
     pub version: Option<String>,
-    pub input_shapes: Vec<InputShape>,
+    /// `--input-shape` and `--dim`: dims to fix (or rename) before tract analyses the model.
+    pub shapes: ShapeRequest,
     /// Skip the pre-initialization: the component parses the model on its first call.
     pub no_preinit: bool,
     /// Where compiled code of the generic guest is kept between runs (saves a compile).
     pub cache_dir: Option<PathBuf>,
+    /// Linear memory the guest may use while it loads and optimizes the model; default
+    /// [`DEFAULT_PREINIT_MEMORY_LIMIT`].
+    pub memory_limit: Option<usize>,
 }
 
 /// What `pack` produced.
@@ -37,13 +44,24 @@ pub struct PackReport {
     /// Why pre-init was not done, when it was not.
     pub fallback_reason: Option<String>,
     pub metadata: Option<Metadata>,
+    /// What pack did to the graph that the user should know (named dims, casts...).
+    pub notes: Vec<String>,
+    /// Bytes of the model's weights (the NNEF tensors), to judge the packed size by.
+    pub weight_bytes: u64,
+    /// Largest guest linear memory during pre-init.
+    pub preinit_memory_bytes: u64,
     pub convert_time: Duration,
     pub preinit_time: Duration,
 }
 
 /// Converts an ONNX model into what the guest loads: NNEF plus the manifest.
 pub fn payload_from_onnx(onnx: &Path, options: &PackOptions) -> Result<PackPayload> {
-    let converted = onnx_to_nnef(onnx, &options.input_shapes)?;
+    Ok(convert(onnx, options)?.0)
+}
+
+/// [`payload_from_onnx`], plus the conversion notes.
+fn convert(onnx: &Path, options: &PackOptions) -> Result<(PackPayload, Vec<String>)> {
+    let converted = onnx_to_nnef(onnx, &options.shapes)?;
     let stem = onnx.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
     let manifest = PackManifest {
         name: options.name.clone().unwrap_or_else(|| stem.to_string()),
@@ -52,11 +70,13 @@ pub fn payload_from_onnx(onnx: &Path, options: &PackOptions) -> Result<PackPaylo
         input_names: converted.input_names,
         output_names: converted.output_names,
         warmup_symbols: Default::default(),
+        properties: converted.properties,
     };
-    Ok(PackPayload {
+    let payload = PackPayload {
         manifest,
         nnef: converted.nnef,
-    })
+    };
+    Ok((payload, converted.notes))
 }
 
 /// Packs an ONNX model into a component at `output`.
@@ -67,11 +87,12 @@ pub fn pack(
     options: &PackOptions,
 ) -> Result<PackReport> {
     let started = Instant::now();
-    let payload = payload_from_onnx(onnx, options)?;
+    let (payload, notes) = convert(onnx, options)?;
     let convert_time = started.elapsed();
+    let weight_bytes = nnef_weight_bytes(&payload.nnef);
 
     let started = Instant::now();
-    let packed = preinit::snapshot(runtime, &payload, options.cache_dir.as_deref())?;
+    let packed = preinit::snapshot(runtime, &payload, options)?;
     let preinit_time = started.elapsed();
 
     write_atomically(output, &packed.component)?;
@@ -83,9 +104,25 @@ pub fn pack(
         preinitialized: packed.preinitialized,
         fallback_reason: packed.fallback_reason,
         metadata: packed.metadata,
+        notes,
+        weight_bytes,
+        preinit_memory_bytes: packed.memory_peak as u64,
         convert_time,
         preinit_time,
     })
+}
+
+/// Bytes of the tensors (`.dat` entries) in an NNEF tar: the model's weights.
+pub fn nnef_weight_bytes(nnef: &[u8]) -> u64 {
+    let mut archive = tar::Archive::new(nnef);
+    let Ok(entries) = archive.entries() else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_ok_and(|p| p.extension().is_some_and(|x| x == "dat")))
+        .map(|e| e.size())
+        .sum()
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

@@ -1,11 +1,13 @@
 //! ONNX -> NNEF, natively with tract-onnx: the translate-time half of the pipeline. The
 //! guest only ever sees NNEF, so the protobuf parser stays out of the component.
 
+use super::shapes::{self, ShapeRequest};
 use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
 use std::path::Path;
 use tract_onnx::WithOnnx;
+use tract_onnx::pb;
 use tract_onnx::prelude::*;
-use tract_onnx::tract_hir::infer::Factoid;
 
 /// A model ready for the guest.
 pub struct Converted {
@@ -13,94 +15,30 @@ pub struct Converted {
     /// ONNX input and output names, in graph order.
     pub input_names: Vec<String>,
     pub output_names: Vec<String>,
+    /// The ONNX `metadata_props` (labels, character dictionaries...) and producer.
+    pub properties: BTreeMap<String, String>,
+    /// What pack did to the graph that the user should know (named dims, casts...).
+    pub notes: Vec<String>,
 }
 
-/// `--input-shape name=1,3,H,W`: fixes (or renames) the dims of one input. Numbers fix a
-/// dimension; names keep it free under that symbol.
-#[derive(Clone, Debug, PartialEq)]
-pub struct InputShape {
-    pub name: String,
-    pub dims: Vec<String>,
-}
-
-impl std::str::FromStr for InputShape {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, dims) = s
-            .split_once('=')
-            .ok_or_else(|| format!("`{s}`: expected name=d1,d2,... (e.g. x=1,3,224,224)"))?;
-        let dims: Vec<String> = dims.split(',').map(|d| d.trim().to_string()).collect();
-        if name.is_empty() || dims.iter().any(String::is_empty) {
-            return Err(format!(
-                "`{s}`: expected name=d1,d2,... (e.g. x=1,3,224,224)"
-            ));
-        }
-        Ok(InputShape {
-            name: name.to_string(),
-            dims,
-        })
-    }
-}
-
-pub fn onnx_to_nnef(path: &Path, shapes: &[InputShape]) -> Result<Converted> {
-    let mut model = tract_onnx::onnx()
-        .model_for_path(path)
+/// Reads, analyses and converts an ONNX model.
+pub fn onnx_to_nnef(path: &Path, request: &ShapeRequest) -> Result<Converted> {
+    let proto = tract_onnx::onnx()
+        .proto_model_for_path(path)
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .with_context(|| format!("{} is not an ONNX model tract can read", path.display()))?;
+    let graph = proto
+        .graph
+        .as_ref()
+        .with_context(|| format!("{} holds no graph", path.display()))?;
+    check_tensor_io(graph)?;
 
-    let input_names: Vec<String> = model
-        .input_outlets()?
-        .iter()
-        .map(|o| model.node(o.node).name.clone())
-        .collect();
-    let output_names: Vec<String> = model
-        .output_outlets()?
-        .iter()
-        .map(|o| {
-            model
-                .outlet_label(*o)
-                .unwrap_or(&model.node(o.node).name)
-                .to_string()
-        })
-        .collect();
-
-    for shape in shapes {
-        let ix = input_names
-            .iter()
-            .position(|n| *n == shape.name)
-            .with_context(|| {
-                format!(
-                    "--input-shape: the model has no input `{}` (inputs: {})",
-                    shape.name,
-                    input_names.join(", ")
-                )
-            })?;
-        let dt = model
-            .input_fact(ix)?
-            .datum_type
-            .concretize()
-            .unwrap_or(f32::datum_type());
-        let dims = shape
-            .dims
-            .iter()
-            .map(|d| model.symbols.parse_tdim(d))
-            .collect::<TractResult<Vec<TDim>>>()
-            .map_err(|e| anyhow::anyhow!("--input-shape {}: {e}", shape.name))?;
-        model.set_input_fact(ix, InferenceFact::dt_shape(dt, dims))?;
-    }
-
-    let typed = model
-        .into_typed()
-        .and_then(|m| m.into_decluttered())
-        .map_err(|e| anyhow::anyhow!("{e:#}"))
-        .with_context(|| {
-            format!(
-                "tract could not analyse this model (an operator it does not support, or free \
-                 dimensions it cannot reason about: fix those with --input-shape, e.g. \
-                 --input-shape {}=1,3,224,224)",
-                input_names.first().map(String::as_str).unwrap_or("input")
-            )
-        })?;
+    let (typed, mut notes) = analyse(&proto, graph, request)?;
+    let (mut typed, input_names, output_names) = typed;
+    notes.extend(interface_types(&mut typed, &output_names)?);
+    // The ONNX properties travel in the pack manifest; tract would otherwise write them into
+    // the NNEF text, whose string syntax cannot hold every dictionary (quotes, newlines).
+    typed.properties.clear();
 
     let nnef_framework = nnef();
     let mut nnef = Vec::new();
@@ -109,6 +47,7 @@ pub fn onnx_to_nnef(path: &Path, shapes: &[InputShape]) -> Result<Converted> {
         .write_to_tar_with_config(&typed, &mut nnef, false, true)
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .context("the model uses an operator that cannot be serialized to NNEF")?;
+    drop(typed);
 
     // Load it back and optimize, as the guest will, so a failure shows here, natively.
     let reloaded = nnef_framework
@@ -123,7 +62,177 @@ pub fn onnx_to_nnef(path: &Path, shapes: &[InputShape]) -> Result<Converted> {
         nnef,
         input_names,
         output_names,
+        properties: properties(&proto),
+        notes,
     })
+}
+
+type Analysed = (TypedModel, Vec<String>, Vec<String>);
+
+/// Parses the graph and runs tract's analysis. Exports often declare intermediate and output
+/// shapes with their own symbols (`batch`, `DynamicDimension.3`) that contradict fixed inputs
+/// or what tract infers, so when the declared shapes get in the way the analysis runs again
+/// from the inputs alone. With fixed dims that is tried first.
+fn analyse(
+    proto: &pb::ModelProto,
+    graph: &pb::GraphProto,
+    request: &ShapeRequest,
+) -> Result<(Analysed, Vec<String>)> {
+    let declared_first = request.is_empty();
+    let attempts = if declared_first {
+        [false, true]
+    } else {
+        [true, false]
+    };
+    let mut failure = None;
+    for ignore_declared in attempts {
+        let onnx = onnx()
+            .with_ignore_value_info(ignore_declared)
+            .with_ignore_output_shapes(ignore_declared);
+        let mut model = onnx
+            .model_for_proto_model(proto)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .context("tract could not read this ONNX graph")?;
+        let input_names = node_names(&model, model.input_outlets()?);
+        let output_names: Vec<String> = model
+            .output_outlets()?
+            .iter()
+            .map(|o| {
+                model
+                    .outlet_label(*o)
+                    .unwrap_or(&model.node(o.node).name)
+                    .to_string()
+            })
+            .collect();
+        let notes = shapes::name_anonymous_dims(&mut model, graph, &input_names)?;
+        shapes::apply(&mut model, &input_names, request)?;
+        let hint = shapes::free_dims_hint(&model, &input_names)?;
+        match model.into_typed().and_then(|m| m.into_decluttered()) {
+            Ok(typed) => return Ok(((typed, input_names, output_names), notes)),
+            // The analysis from the inputs alone is the one whose error means something.
+            Err(e) if ignore_declared || failure.is_none() => {
+                failure = Some((format!("{e:#}"), hint, input_names));
+            }
+            Err(_) => {}
+        }
+    }
+    let (error, hint, input_names) = failure.expect("at least one attempt ran");
+    let advice = match hint {
+        Some(hint) => hint,
+        None => format!(
+            "no input dim is free, so an operator or its attributes are the cause (inputs: {})",
+            input_names.join(", ")
+        ),
+    };
+    bail!("tract could not analyse this model: {error}; {advice}")
+}
+
+fn node_names(model: &InferenceModel, outlets: &[OutletId]) -> Vec<String> {
+    outlets
+        .iter()
+        .map(|o| model.node(o.node).name.clone())
+        .collect()
+}
+
+/// Refuses graph inputs and outputs that are not tensors (ZipMap's sequence of maps,
+/// sequences, optionals): no tensor interface carries them.
+fn check_tensor_io(graph: &pb::GraphProto) -> Result<()> {
+    let is_tensor = |info: &pb::ValueInfoProto| {
+        // tract's protobuf schema only knows tensor types: any other type decodes to None.
+        info.r#type.as_ref().is_none_or(|t| t.value.is_some())
+    };
+    for output in &graph.output {
+        let producer = graph
+            .node
+            .iter()
+            .find(|n| n.output.iter().any(|o| *o == output.name));
+        if let Some(node) = producer.filter(|n| n.op_type == "ZipMap") {
+            bail!(
+                "output `{}` is a sequence of maps made by ZipMap node `{}`, which no tensor \
+                 interface can carry: export the classifier without it, with \
+                 `options={{'zipmap': False}}` in skl2onnx or `zipmap=False` in onnxmltools \
+                 (the probabilities then come as a [N, classes] tensor)",
+                output.name,
+                node.name
+            );
+        }
+        if !is_tensor(output) {
+            bail!(
+                "output `{}` is not a tensor (a sequence, map or optional value), which no \
+                 tensor interface can carry; export the model so that it returns tensors",
+                output.name
+            );
+        }
+    }
+    if let Some(input) = graph.input.iter().find(|i| !is_tensor(i)) {
+        bail!(
+            "input `{}` is not a tensor (a sequence, map or optional value), which no tensor \
+             interface can carry",
+            input.name
+        );
+    }
+    Ok(())
+}
+
+/// Makes the outputs carry interface types: tract's symbolic-dimension integers (TDim, from
+/// shape arithmetic that ends in an output) become i64, which is what ONNX declared.
+/// Strings and other types with no interface form are refused by name.
+fn interface_types(model: &mut TypedModel, output_names: &[String]) -> Result<Vec<String>> {
+    let mut notes = vec![];
+    let mut outputs = model.output_outlets()?.to_vec();
+    for (ix, outlet) in outputs.iter_mut().enumerate() {
+        let name = output_names.get(ix).map(String::as_str).unwrap_or("?");
+        let dt = model.outlet_fact(*outlet)?.datum_type;
+        if dt == TDim::datum_type() {
+            *outlet = model.wire_node(
+                format!("edgeinfer.output_{ix}_as_i64"),
+                tract_onnx::tract_core::ops::cast::cast(i64::datum_type()),
+                &[*outlet],
+            )?[0];
+            notes.push(format!("output `{name}`: computed from shapes, cast to i64"));
+        } else if edgeinfer_protocol::tract::from_datum_type(dt).is_none() {
+            bail!(
+                "output `{name}` has element type {dt:?}, which no interface carries{}",
+                if dt == String::datum_type() {
+                    " (string class labels: train or export the classifier with integer labels)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    for (ix, outlet) in model.input_outlets()?.iter().enumerate() {
+        let dt = model.outlet_fact(*outlet)?.datum_type;
+        if edgeinfer_protocol::tract::from_datum_type(dt).is_none() {
+            bail!(
+                "input #{ix} (`{}`) has element type {dt:?}, which no interface carries",
+                model.node(outlet.node).name
+            );
+        }
+    }
+    model.select_output_outlets(&outputs)?;
+    Ok(notes)
+}
+
+/// The ONNX `metadata_props` as they are, plus who produced the model.
+fn properties(proto: &pb::ModelProto) -> BTreeMap<String, String> {
+    let mut properties: BTreeMap<String, String> = proto
+        .metadata_props
+        .iter()
+        .map(|p| (p.key.clone(), p.value.clone()))
+        .collect();
+    if !proto.producer_name.is_empty() {
+        let producer = format!("{} {}", proto.producer_name, proto.producer_version);
+        properties
+            .entry("onnx.producer".into())
+            .or_insert_with(|| producer.trim().to_string());
+    }
+    properties
+}
+
+/// The ONNX framework with the operators edgeinfer adds.
+fn onnx() -> tract_onnx::Onnx {
+    tract_onnx::onnx()
 }
 
 /// The NNEF framework with the tract extensions the guest registers, no more, no less.
@@ -131,19 +240,4 @@ pub fn nnef() -> tract_nnef::framework::Nnef {
     let mut nnef = tract_nnef::nnef().with_onnx();
     nnef.allow_extended_identifier_syntax(true);
     nnef
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_input_shapes() {
-        let s: InputShape = "x=1,3,H,W".parse().unwrap();
-        assert_eq!(s.name, "x");
-        assert_eq!(s.dims, ["1", "3", "H", "W"]);
-        assert!("x".parse::<InputShape>().is_err());
-        assert!("x=1,,2".parse::<InputShape>().is_err());
-        assert!("=1".parse::<InputShape>().is_err());
-    }
 }

@@ -2,10 +2,10 @@
 //! `wizer-initialize`, parses, optimizes and warms it up; the snapshot of its memory becomes
 //! the packed component, so a fresh instance starts with a ready plan.
 
-use crate::runtime::{Metadata, Runtime};
+use super::PackOptions;
+use crate::runtime::{Metadata, Runtime, RuntimeConfig};
 use anyhow::{Context, Result};
 use edgeinfer_protocol::PackPayload;
-use std::path::Path;
 use wasmtime_wizer::{WasmtimeWizerComponent, Wizer};
 
 pub(super) struct Snapshot {
@@ -13,7 +13,13 @@ pub(super) struct Snapshot {
     pub(super) preinitialized: bool,
     pub(super) fallback_reason: Option<String>,
     pub(super) metadata: Option<Metadata>,
+    pub(super) memory_peak: usize,
 }
+
+/// Memory the guest may use while it loads the model: all of wasm32's 4 GiB unless the user
+/// says otherwise. The parsed model, its optimized plan and, briefly, both at once must fit;
+/// pack runs on the user's machine, where the real bound is its RAM.
+pub const DEFAULT_PREINIT_MEMORY_LIMIT: usize = 4 << 30;
 
 fn wizer() -> Wizer {
     let mut wizer = Wizer::new();
@@ -27,8 +33,17 @@ fn wizer() -> Wizer {
 pub(super) fn snapshot(
     runtime: &Runtime,
     payload: &PackPayload,
-    cache_dir: Option<&Path>,
+    options: &PackOptions,
 ) -> Result<Snapshot> {
+    let cache_dir = options.cache_dir.as_deref();
+    // Only one or two instances live at once here, each with room for the whole model.
+    let runtime = &Runtime::new(RuntimeConfig {
+        memory_limit: options
+            .memory_limit
+            .unwrap_or(DEFAULT_PREINIT_MEMORY_LIMIT),
+        max_instances: 2,
+        ..runtime.config().clone()
+    })?;
     // Instrumenting is deterministic, so the cache (keyed by the instrumented bytes) spares
     // the compile on every pack after the first.
     let wizer = wizer();
@@ -71,20 +86,41 @@ pub(super) fn snapshot(
         }
     };
 
+    let memory_peak = instance.memory_peak_bytes();
     let (store, raw) = instance.raw_parts();
-    let component = pollster::block_on(wizer.snapshot_component(
-        &cx,
-        &mut WasmtimeWizerComponent {
-            store,
-            instance: raw,
-        },
-    ))
-    .map_err(anyhow::Error::from)
-    .context("snapshotting the pre-initialized guest")?;
+    // wasmtime-wizer unwraps the errors of its calls into the guest; nothing the user feeds
+    // may panic the CLI, so a panic there becomes an error.
+    let snapshot = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pollster::block_on(wizer.snapshot_component(
+            &cx,
+            &mut WasmtimeWizerComponent {
+                store,
+                instance: raw,
+            },
+        ))
+    }));
+    let component = match snapshot {
+        Ok(result) => result
+            .map_err(anyhow::Error::from)
+            .context("snapshotting the pre-initialized guest")?,
+        Err(panic) => anyhow::bail!(
+            "snapshotting the pre-initialized guest failed inside wasmtime-wizer: {}",
+            panic_message(&panic)
+        ),
+    };
     Ok(Snapshot {
         component,
         preinitialized,
         fallback_reason,
         metadata,
+        memory_peak,
     })
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "(no message)".into())
 }

@@ -270,6 +270,8 @@ pub struct Metadata {
     pub outputs: Vec<TensorSpec>,
     pub engine: String,
     pub preinitialized: bool,
+    /// The ONNX `metadata_props` (labels, dictionaries...) and producer.
+    pub properties: std::collections::BTreeMap<String, String>,
 }
 
 impl From<ModelMetadata> for Metadata {
@@ -297,6 +299,7 @@ impl From<ModelMetadata> for Metadata {
             outputs: specs(m.outputs),
             engine: m.engine,
             preinitialized: m.preinitialized,
+            properties: m.properties.into_iter().collect(),
         }
     }
 }
@@ -442,6 +445,11 @@ impl Instance {
     /// Largest linear memory the instance has had, in bytes (wasm memories never shrink).
     pub fn memory_peak_bytes(&self) -> usize {
         self.store.data().limits.peak
+    }
+
+    /// What the guest wrote to stderr so far.
+    pub fn stderr_text(&self) -> String {
+        self.store.data().stderr_text()
     }
 
     /// The store and raw instance, for Wizer's snapshot.

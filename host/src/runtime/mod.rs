@@ -71,6 +71,10 @@ impl Runtime {
             HostState::new(&self.inner.config, stdin),
         );
         store.limiter(|state| &mut state.limits);
+        // What the guest may hand the host in one call (outputs, Wizer's memory snapshot) is
+        // bounded by its memory, which the limiter caps already; wasmtime's default of 128
+        // MiB would refuse big outputs and models.
+        store.set_hostcall_fuel(self.inner.config.memory_limit.max(128 << 20));
         // Epoch interruption is on: without a deadline the first call would trap.
         store.set_epoch_deadline(engine::deadline_ticks(self.inner.config.deadline));
         store

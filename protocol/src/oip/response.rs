@@ -39,6 +39,9 @@ pub struct ModelDescription {
     pub platform: String,
     pub inputs: Vec<TensorDescription>,
     pub outputs: Vec<TensorDescription>,
+    /// The model's properties (ONNX `metadata_props`: labels, dictionaries...), sent as the
+    /// protocol's `parameters` when there are any.
+    pub parameters: Vec<(String, String)>,
 }
 
 #[derive(Serialize)]
@@ -160,13 +163,22 @@ pub fn model_metadata_body(model: &ModelDescription) -> Vec<u8> {
             })
             .collect()
     };
-    json_bytes(json!({
+    let mut body = json!({
         "name": model.name,
         "versions": [model.version],
         "platform": model.platform,
         "inputs": tensors(&model.inputs),
         "outputs": tensors(&model.outputs),
-    }))
+    });
+    if !model.parameters.is_empty() {
+        let parameters: serde_json::Map<String, serde_json::Value> = model
+            .parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        body["parameters"] = serde_json::Value::Object(parameters);
+    }
+    json_bytes(body)
 }
 
 fn json_bytes(value: serde_json::Value) -> Vec<u8> {

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use anyhow::{Context, Result};
-use edgeinfer::pack::{InputShape, PackOptions};
+use edgeinfer::pack::{InputShape, PackOptions, ShapeRequest};
 use edgeinfer::{Model, Runtime, RuntimeConfig, Tensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -93,9 +93,13 @@ impl ModelCase {
         PackOptions {
             name: Some(self.name.clone()),
             version: Some("1".into()),
-            input_shapes: self.input_shapes.clone(),
+            shapes: ShapeRequest {
+                input_shapes: self.input_shapes.clone(),
+                dims: vec![],
+            },
             no_preinit: false,
             cache_dir: Some(cache_dir()),
+            memory_limit: None,
         }
     }
 
@@ -223,7 +227,7 @@ fn pack_variant_now(case: &ModelCase, file: &str, version: &str, shapes: &[&str]
     let mut options = case.pack_options();
     options.version = Some(version.into());
     if !shapes.is_empty() {
-        options.input_shapes = shapes.iter().map(|s| s.parse().unwrap()).collect();
+        options.shapes.input_shapes = shapes.iter().map(|s| s.parse().unwrap()).collect();
     }
     edgeinfer::pack::pack(&runtime(), &case.onnx(), &wasm, &options)
         .unwrap_or_else(|e| panic!("packing {file}: {e:#}"));
