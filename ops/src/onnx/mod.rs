@@ -22,6 +22,8 @@ mod label_encoder;
 mod one_hot_encoder;
 mod scaler;
 mod svm;
+mod tree;
+mod tree_ensemble_classifier;
 mod tree_ensemble_regressor;
 
 /// Adds the loaders of this crate to a tract ONNX framework: `register_onnx(&mut onnx)` right
@@ -40,6 +42,8 @@ pub fn register_onnx(onnx: &mut tract_onnx::Onnx) {
     reg.insert("SVMClassifier", svm::load_classifier);
     reg.insert("SVMRegressor", svm::load_regressor);
     reg.insert("TreeEnsembleRegressor", tree_ensemble_regressor::load);
+    // Replaces tract-onnx's own, which gets every binary classifier's label wrong.
+    reg.insert("TreeEnsembleClassifier", tree_ensemble_classifier::load);
 }
 
 type Loaded = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;

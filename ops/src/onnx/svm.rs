@@ -10,7 +10,7 @@
 //! - classifier: the one-vs-one decision values `D = K · W + rho` (`W` spreads the dual
 //!   coefficients of each pair of classes), votes (`D > 0` for the first class of the pair),
 //!   label = the class with the most votes (the first on ties), scores = `D` (two classes:
-//!   `[-D, D]`, or `[1 - D, D]` with a post transform, as onnxruntime writes them), or with
+//!   `[-D, D]`, `[σ(-D), σ(D)]` or `[1 - D, D]` by post transform, as onnxruntime writes them), or with
 //!   `prob_a`/`prob_b` the coupled probabilities ([`crate::nnef::SvmMulticlassProbability`]).
 //!
 //! Refused: string class labels, the liblinear form of `SVMClassifier` (no support vectors;
@@ -401,12 +401,23 @@ impl Expansion for SvmClassifier {
             let probs = model.wire_node(format!("{prefix}.probabilities"), op, &[decision])?[0];
             wire_post_transform(model, prefix, probs, self.post_transform)?
         } else if self.n_classes() == 2 {
-            let other = if self.post_transform == PostTransform::None {
-                model.wire_node(format!("{prefix}.negated"), math::neg(), &[decision])?[0]
-            } else {
-                wire_bin(model, format!("{prefix}.complement"), math::sub(), one, decision)?
+            // onnxruntime 1.32 writes [-d, d], [sigmoid(-d), sigmoid(d)] for LOGISTIC, and
+            // [1 - d, d] for the softmaxes.
+            let (first, second) = match self.post_transform {
+                PostTransform::None => {
+                    (model.wire_node(format!("{prefix}.negated"), math::neg(), &[decision])?[0], decision)
+                }
+                PostTransform::Logistic => {
+                    let neg = model.wire_node(format!("{prefix}.negated"), math::neg(), &[decision])?[0];
+                    let a = model.wire_node(format!("{prefix}.logistic_0"), nn::sigmoid(), &[neg])?[0];
+                    let b = model.wire_node(format!("{prefix}.logistic_1"), nn::sigmoid(), &[decision])?[0];
+                    (a, b)
+                }
+                PostTransform::Softmax | PostTransform::SoftmaxZero => {
+                    (wire_bin(model, format!("{prefix}.complement"), math::sub(), one, decision)?, decision)
+                }
             };
-            model.wire_node(format!("{prefix}.scores"), TypedConcat::new(1), &[other, decision])?[0]
+            model.wire_node(format!("{prefix}.scores"), TypedConcat::new(1), &[first, second])?[0]
         } else {
             wire_post_transform(model, prefix, decision, self.post_transform)?
         };

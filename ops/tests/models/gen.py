@@ -50,11 +50,12 @@ def vi(name, elem, shape):
     return oh.make_tensor_value_info(name, elem, shape)
 
 
-def free_batch(m):
-    """Names the first axis of every graph input `N` (exporters leave it unnamed)."""
+def free_batch(m, fixed=()):
+    """Names the first axis of every graph input but `fixed` ones `N` (exporters leave it
+    unnamed)."""
     for i in m.graph.input:
         dims = i.type.tensor_type.shape.dim
-        if len(dims) >= 1:
+        if len(dims) >= 1 and i.name not in fixed:
             dims[0].Clear()
             dims[0].dim_param = "N"
     return m
@@ -64,9 +65,9 @@ def save_npy(path, a):
     np.save(path, np.ascontiguousarray(a), allow_pickle=False)
 
 
-def add_case(name, m, feeds_list, atol=1e-5, rtol=1e-5, note=""):
+def add_case(name, m, feeds_list, atol=1e-5, rtol=1e-5, note="", fixed=()):
     """Runs `m` in onnxruntime on each feeds dict and records the case."""
-    free_batch(m)
+    free_batch(m, fixed)
     onnx.checker.check_model(m)
     path = f"{name}.onnx"
     onnx.save(m, os.path.join(OUT, path))
@@ -231,6 +232,42 @@ SHUFFLED = [
 m = tree_model(tree_attrs(SHUFFLED, 1), 2, 1)
 add_case("tree_sparse_node_ids", m, [{"x": normal(5, 2)}, {"x": normal(2, 2)}])
 
+# TreeEnsembleClassifier (tract-onnx's loader is replaced): onnxruntime's binary rules.
+
+
+def classifier_model(trees, labels, **extra):
+    a = tree_attrs(trees, len(labels), **extra)
+    del a["n_targets"]
+    for k in ["treeids", "nodeids", "ids", "weights"]:
+        a[f"class_{k}"] = a.pop(f"target_{k}")
+    a["classlabels_int64s"] = labels
+    node = oh.make_node("TreeEnsembleClassifier", ["x"], ["label", "scores"], domain=ML, **a)
+    return model_of([node], [vi("x", TP.FLOAT, ["N", 4])],
+                    [vi("label", TP.INT64, ["N"]), vi("scores", TP.FLOAT, ["N", len(labels)])])
+
+
+def only_class(trees, k):
+    return [[n if n[1] != "LEAF" else (n[0], "LEAF", [(k, w) for _, w in n[2]]) for n in t]
+            for t in trees]
+
+
+MARGIN = [
+    [(0, "BRANCH_LT", 0, 0.1, 1, 2, 1), (1, "LEAF", L((0, 0.8))), (2, "LEAF", L((0, -0.6)))],
+    [(0, "BRANCH_LT", 2, -0.3, 1, 2, 0), (1, "LEAF", L((0, -0.25))), (2, "LEAF", L((0, 0.35)))],
+]
+for name, trees, extra in [
+    ("binary_one_base_logistic", MARGIN, dict(base_values=[0.1], post_transform="LOGISTIC")),
+    ("binary_two_base_values", MARGIN, dict(base_values=[0.2, -0.3], post_transform="LOGISTIC")),
+    ("binary_both_classes", [MARGIN[0], only_class(MARGIN, 1)[1]], dict(post_transform="NONE")),
+    ("binary_no_base_softmax", MARGIN, dict(post_transform="SOFTMAX")),
+]:
+    add_case(f"tree_classifier_{name}", classifier_model(trees, [3, 8], **extra),
+             [{"x": tree_inputs(5, 4, SPECIAL4)}, {"x": tree_inputs(2, 4, [])}])
+add_case("tree_classifier_3_classes_one_unscored",
+         classifier_model([MARGIN[0], only_class(MARGIN, 2)[1]], [0, 1, 2],
+                          post_transform="SOFTMAX"),
+         [{"x": tree_inputs(5, 4, SPECIAL4)}, {"x": tree_inputs(2, 4, [])}])
+
 # ------------------------------------------------------------------------------------------
 # Scaler, Binarizer, Imputer, OneHotEncoder, ArrayFeatureExtractor, FeatureVectorizer
 
@@ -299,7 +336,8 @@ m = model_of([node], [vi("x", TP.INT64, ["N", 3]), vi("idx", TP.INT64, [2])],
              [vi("y", TP.INT64, ["N", 2])])
 add_case("array_feature_extractor_dynamic_indices", m,
          [{"x": rng.integers(0, 100, (5, 3)), "idx": np.array([1, 1], np.int64)},
-          {"x": rng.integers(0, 100, (2, 3)), "idx": np.array([2, 0], np.int64)}], atol=0, rtol=0)
+          {"x": rng.integers(0, 100, (2, 3)), "idx": np.array([2, 0], np.int64)}], atol=0, rtol=0,
+         fixed=["idx"])
 
 node = oh.make_node("FeatureVectorizer", ["a", "b", "c"], ["y"], domain=ML,
                     inputdimensions=[2, 2, 3])
@@ -360,6 +398,20 @@ add_refusal("refuse_label_encoder_v1",
 add_refusal("refuse_one_hot_encoder_strings",
             unary("OneHotEncoder", TP.STRING, ["N", 1], TP.FLOAT, ["N", 1, 2],
                   cats_strings=["a", "b"]), ["OneHotEncoder", "string"])
+add_refusal("refuse_tree_classifier_class1_two_base_values",
+            classifier_model(only_class(MARGIN, 1), [3, 8], base_values=[0.2, -0.3]),
+            ["TreeEnsembleClassifier", "base_values"])
+add_refusal("refuse_tree_classifier_strings",
+            oh.make_model(oh.make_graph([oh.make_node(
+                "TreeEnsembleClassifier", ["x"], ["label", "scores"], domain=ML,
+                classlabels_strings=["a", "b"], nodes_treeids=[0], nodes_nodeids=[0],
+                nodes_featureids=[0], nodes_modes=["LEAF"], nodes_values=[0.0],
+                nodes_truenodeids=[0], nodes_falsenodeids=[0], class_treeids=[0],
+                class_nodeids=[0], class_ids=[0], class_weights=[1.0])], "g",
+                [vi("x", TP.FLOAT, ["N", 1])],
+                [vi("label", TP.STRING, ["N"]), vi("scores", TP.FLOAT, ["N", 2])]),
+                opset_imports=[oh.make_opsetid("", 17), oh.make_opsetid(ML, 1)]),
+            ["TreeEnsembleClassifier", "string"])
 add_refusal("refuse_tree_min",
             tree_model(tree_attrs(T2, 1, aggregate_function="MIN"), 3, 1),
             ["TreeEnsembleRegressor", "MIN"])
@@ -378,16 +430,17 @@ node = oh.make_node("SVMClassifier", ["x"], ["label", "scores"], domain=ML,
 m = model_of([node], [vi("x", TP.FLOAT, ["N", 4])],
              [vi("label", TP.INT64, ["N"]), vi("scores", TP.FLOAT, ["N", 3])])
 add_case("svc_handmade_softmax", m, [{"x": normal(5, 4)}, {"x": normal(2, 4)}], atol=1e-5)
-node = oh.make_node("SVMClassifier", ["x"], ["label", "scores"], domain=ML,
-                    classlabels_ints=[0, 1], vectors_per_class=[3, 3],
-                    support_vectors=sv.ravel().tolist(), kernel_type="SIGMOID",
-                    kernel_params=[0.2, 0.5, 0.0],
-                    coefficients=rng.normal(size=6).round(3).tolist(), rho=[0.05],
-                    post_transform="LOGISTIC")
-m = model_of([node], [vi("x", TP.FLOAT, ["N", 4])],
-             [vi("label", TP.INT64, ["N"]), vi("scores", TP.FLOAT, ["N", 2])])
-add_case("svc_handmade_binary_logistic", m, [{"x": normal(5, 4)}, {"x": normal(2, 4)}],
-         atol=1e-5, note="onnxruntime writes [1-d, d] without applying LOGISTIC")
+svc_binary_coefs = rng.normal(size=6).round(3).tolist()
+for post in ["NONE", "LOGISTIC", "SOFTMAX"]:
+    node = oh.make_node("SVMClassifier", ["x"], ["label", "scores"], domain=ML,
+                        classlabels_ints=[0, 1], vectors_per_class=[3, 3],
+                        support_vectors=sv.ravel().tolist(), kernel_type="SIGMOID",
+                        kernel_params=[0.2, 0.5, 0.0], coefficients=svc_binary_coefs,
+                        rho=[0.05], post_transform=post)
+    m = model_of([node], [vi("x", TP.FLOAT, ["N", 4])],
+                 [vi("label", TP.INT64, ["N"]), vi("scores", TP.FLOAT, ["N", 2])])
+    add_case(f"svc_handmade_binary_{post.lower()}", m, [{"x": normal(5, 4)}, {"x": normal(2, 4)}],
+             atol=1e-5, note="onnxruntime writes [-d, d], [sigmoid(-d), sigmoid(d)], [1-d, d]")
 node = oh.make_node("SVMRegressor", ["x"], ["y"], domain=ML, n_supports=0,
                     coefficients=[0.5, -1.0, 2.0, 0.25], rho=[0.75], kernel_type="RBF",
                     kernel_params=[0.1, 0.0, 3.0])
@@ -397,7 +450,7 @@ add_case("svr_handmade_linear_form", m, [{"x": normal(5, 4)}, {"x": normal(2, 4)
 # ------------------------------------------------------------------------------------------
 # Real exporters: skl2onnx 1.20 (scikit-learn 1.9) and onnxmltools 1.16 (LightGBM 4.7)
 
-from sklearn import compose, ensemble, impute, pipeline, preprocessing, svm  # noqa: E402
+from sklearn import compose, ensemble, impute, pipeline, preprocessing, svm, tree  # noqa: E402
 from skl2onnx import to_onnx  # noqa: E402
 
 Xtr = normal(80, 4)
@@ -426,13 +479,23 @@ skl("skl_random_forest_regressor_2_targets",
 skl("skl_gradient_boosting_regressor",
     ensemble.GradientBoostingRegressor(n_estimators=5, max_depth=3, random_state=0).fit(Xtr, ytr),
     Xtr, [feeds_x(5), feeds_x(2)])
+for classes, yy in [(2, y2), (3, y3)]:
+    skl(f"skl_random_forest_classifier_{classes}",
+        ensemble.RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(Xtr, yy),
+        Xtr, [feeds_x(5), feeds_x(2)], options={"zipmap": False})
+    skl(f"skl_gradient_boosting_classifier_{classes}",
+        ensemble.GradientBoostingClassifier(n_estimators=3, max_depth=2, random_state=0).fit(
+            Xtr, yy), Xtr, [feeds_x(5), feeds_x(2)], options={"zipmap": False})
+skl("skl_decision_tree_classifier_2",
+    tree.DecisionTreeClassifier(max_depth=3, random_state=0).fit(Xtr, y2), Xtr,
+    [feeds_x(5), feeds_x(2)], options={"zipmap": False})
 skl("skl_svr_rbf", svm.SVR(C=2.0).fit(Xtr, ytr), Xtr, [feeds_x(5), feeds_x(2)], atol=1e-4,
     rtol=1e-4)
 for kernel in ["linear", "poly", "sigmoid"]:
     skl(f"skl_svr_{kernel}", svm.SVR(kernel=kernel, degree=3, coef0=0.5, C=0.5).fit(Xtr, ytr),
         Xtr, [feeds_x(5), feeds_x(2)], atol=1e-4, rtol=1e-4)
 skl("skl_one_class_svm", svm.OneClassSVM(nu=0.3).fit(Xtr), Xtr, [feeds_x(5), feeds_x(2)],
-    atol=0, rtol=0)
+    atol=1e-5, rtol=1e-5)
 skl("skl_svc_binary", svm.SVC().fit(Xtr, y2), Xtr, [feeds_x(5), feeds_x(2)], atol=1e-4,
     rtol=1e-4, options={"zipmap": False})
 skl("skl_svc_3_classes_poly", svm.SVC(kernel="poly", degree=2).fit(Xtr, y3), Xtr,
