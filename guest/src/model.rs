@@ -30,6 +30,7 @@ impl LoadedModel {
     pub(crate) fn load(payload: &PackPayload, preinitialized: bool) -> Result<LoadedModel, Error> {
         let mut nnef = tract_nnef::nnef().with_onnx();
         nnef.allow_extended_identifier_syntax(true);
+        edgeinfer_ops::register_nnef(&mut nnef);
         let model = nnef
             .model_for_read(&mut &payload.nnef[..])
             .map_err(|e| load_error("loading the NNEF model", e))?;

@@ -107,7 +107,9 @@ fn read_npy(path: &Path) -> Tensor {
     let shape: Vec<usize> = npy.shape().iter().map(|d| *d as usize).collect();
     let descr = npy.dtype().descr();
     fn array<T: npyz::Deserialize + Datum>(npy: npyz::NpyFile<&[u8]>, shape: &[usize]) -> Tensor {
-        tract_ndarray::ArrayD::from_shape_vec(shape, npy.into_vec::<T>().unwrap()).unwrap().into_tensor()
+        tract_ndarray::ArrayD::from_shape_vec(shape, npy.into_vec::<T>().unwrap())
+            .unwrap()
+            .into_tensor()
     }
     match descr.as_str() {
         "'<f4'" => array::<f32>(npy, &shape),
@@ -127,7 +129,10 @@ fn assert_close(case: &Case, what: &str, got: &Tensor, want: &Tensor) {
         let want = want.cast_to::<f64>().unwrap();
         let got = got.try_as_plain_ram().unwrap();
         let want = want.try_as_plain_ram().unwrap();
-        let (got, want) = (got.as_slice::<f64>().unwrap(), want.as_slice::<f64>().unwrap());
+        let (got, want) = (
+            got.as_slice::<f64>().unwrap(),
+            want.as_slice::<f64>().unwrap(),
+        );
         let mut worst = 0f64;
         for (ix, (g, w)) in got.iter().zip(want).enumerate() {
             if w.is_nan() {
@@ -136,7 +141,10 @@ fn assert_close(case: &Case, what: &str, got: &Tensor, want: &Tensor) {
             }
             let err = (g - w).abs();
             let tol = case.atol as f64 + case.rtol as f64 * w.abs();
-            assert!(err <= tol, "{what}[{ix}]: {g}, onnxruntime {w} (error {err:e} > {tol:e})\n got {got:?}\nwant {want:?}");
+            assert!(
+                err <= tol,
+                "{what}[{ix}]: {g}, onnxruntime {w} (error {err:e} > {tol:e})\n got {got:?}\nwant {want:?}"
+            );
             worst = worst.max(err);
         }
         eprintln!("{what}: max abs error {worst:e}");
@@ -161,12 +169,21 @@ fn run_case(name: &str) {
     }
     let input_names: Vec<String> = {
         let m = onnx().model_for_path(&path).unwrap();
-        m.input_outlets().unwrap().iter().map(|o| m.node(o.node).name.clone()).collect()
+        m.input_outlets()
+            .unwrap()
+            .iter()
+            .map(|o| m.node(o.node).name.clone())
+            .collect()
     };
     let tar = pack(&path).unwrap_or_else(|e| panic!("{name}: pack: {e:#}"));
-    let model = nnef().model_for_read(&mut &tar[..]).unwrap_or_else(|e| panic!("{name}: reading NNEF: {e:#}"));
+    let model = nnef()
+        .model_for_read(&mut &tar[..])
+        .unwrap_or_else(|e| panic!("{name}: reading NNEF: {e:#}"));
     let batch = &model.input_fact(0).unwrap().shape[0];
-    assert!(batch.to_i64().is_err(), "{name}: the batch axis should stay free, got {batch}");
+    assert!(
+        batch.to_i64().is_err(),
+        "{name}: the batch axis should stay free, got {batch}"
+    );
     let plan = model
         .into_optimized()
         .and_then(|m| m.into_runnable())
@@ -176,15 +193,31 @@ fn run_case(name: &str) {
         let inputs: TVec<TValue> = input_names
             .iter()
             .map(|n| {
-                let file = &run.inputs.iter().find(|(k, _)| k == n).unwrap_or_else(|| panic!("no input {n}")).1;
+                let file = &run
+                    .inputs
+                    .iter()
+                    .find(|(k, _)| k == n)
+                    .unwrap_or_else(|| panic!("no input {n}"))
+                    .1;
                 read_npy(&models_dir().join(file)).into_tvalue()
             })
             .collect();
-        let outputs = plan.run(inputs).unwrap_or_else(|e| panic!("{name} run {r}: {e:#}"));
-        assert_eq!(outputs.len(), run.outputs.len(), "{name}: number of outputs");
+        let outputs = plan
+            .run(inputs)
+            .unwrap_or_else(|e| panic!("{name} run {r}: {e:#}"));
+        assert_eq!(
+            outputs.len(),
+            run.outputs.len(),
+            "{name}: number of outputs"
+        );
         for ((oname, file), got) in run.outputs.iter().zip(outputs) {
             let want = read_npy(&models_dir().join(file));
-            assert_close(&case, &format!("{name} run {r} `{oname}`"), &got.into_tensor(), &want);
+            assert_close(
+                &case,
+                &format!("{name} run {r} `{oname}`"),
+                &got.into_tensor(),
+                &want,
+            );
         }
     }
 }
@@ -278,10 +311,16 @@ cases!(
 fn every_generated_case_has_a_test() {
     let generated: Vec<String> = manifest().cases.into_iter().map(|c| c.name).collect();
     for name in &generated {
-        assert!(CASES.contains(&name.as_str()), "case {name} of cases.json has no test here");
+        assert!(
+            CASES.contains(&name.as_str()),
+            "case {name} of cases.json has no test here"
+        );
     }
     for name in CASES {
-        assert!(generated.iter().any(|g| g == name), "test {name} has no case in cases.json");
+        assert!(
+            generated.iter().any(|g| g == name),
+            "test {name} has no case in cases.json"
+        );
     }
 }
 
@@ -291,13 +330,28 @@ fn every_generated_case_has_a_test() {
 #[test]
 fn lgbm_label_is_tdim_without_the_pack_patch() {
     let path = models_dir().join("lgbm_classifier_binary.onnx");
-    let typed = onnx().model_for_path(&path).unwrap().into_typed().unwrap().into_decluttered().unwrap();
+    let typed = onnx()
+        .model_for_path(&path)
+        .unwrap()
+        .into_typed()
+        .unwrap()
+        .into_decluttered()
+        .unwrap();
     let label = typed.outputs[0];
-    assert_eq!(typed.outlet_fact(label).unwrap().datum_type, TDim::datum_type());
+    assert_eq!(
+        typed.outlet_fact(label).unwrap().datum_type,
+        TDim::datum_type()
+    );
     let producer = typed.node(label.node);
     assert!(format!("{:?}", producer.op).contains("Cast"), "{producer}");
     let mut patched = typed.clone();
     cast_tdim_outputs_to_i64(&mut patched).unwrap();
-    assert_eq!(patched.outlet_fact(patched.outputs[0]).unwrap().datum_type, i64::datum_type());
-    assert_eq!(patched.outlet_label(patched.outputs[0]), typed.outlet_label(label));
+    assert_eq!(
+        patched.outlet_fact(patched.outputs[0]).unwrap().datum_type,
+        i64::datum_type()
+    );
+    assert_eq!(
+        patched.outlet_label(patched.outputs[0]),
+        typed.outlet_label(label)
+    );
 }

@@ -43,7 +43,9 @@ impl std::str::FromStr for InputShape {
 }
 
 pub fn onnx_to_nnef(path: &Path, shapes: &[InputShape]) -> Result<Converted> {
-    let mut model = tract_onnx::onnx()
+    let mut onnx = tract_onnx::onnx();
+    edgeinfer_ops::register_onnx(&mut onnx);
+    let mut model = onnx
         .model_for_path(path)
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .with_context(|| format!("{} is not an ONNX model tract can read", path.display()))?;
@@ -130,6 +132,7 @@ pub fn onnx_to_nnef(path: &Path, shapes: &[InputShape]) -> Result<Converted> {
 pub fn nnef() -> tract_nnef::framework::Nnef {
     let mut nnef = tract_nnef::nnef().with_onnx();
     nnef.allow_extended_identifier_syntax(true);
+    edgeinfer_ops::register_nnef(&mut nnef);
     nnef
 }
 

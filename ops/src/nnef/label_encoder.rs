@@ -43,11 +43,21 @@ fn float_key(v: f64, nan_is_key: bool) -> Option<Key> {
 fn keys_of(t: &Tensor, nan_is_key: bool) -> TractResult<Vec<Option<Key>>> {
     let t = t.try_as_plain_ram()?;
     Ok(match t.datum_type() {
-        DatumType::I64 => t.as_slice::<i64>()?.iter().map(|k| Some(Key::Int(*k))).collect(),
-        DatumType::F32 => {
-            t.as_slice::<f32>()?.iter().map(|k| float_key(*k as f64, nan_is_key)).collect()
-        }
-        DatumType::F64 => t.as_slice::<f64>()?.iter().map(|k| float_key(*k, nan_is_key)).collect(),
+        DatumType::I64 => t
+            .as_slice::<i64>()?
+            .iter()
+            .map(|k| Some(Key::Int(*k)))
+            .collect(),
+        DatumType::F32 => t
+            .as_slice::<f32>()?
+            .iter()
+            .map(|k| float_key(*k as f64, nan_is_key))
+            .collect(),
+        DatumType::F64 => t
+            .as_slice::<f64>()?
+            .iter()
+            .map(|k| float_key(*k, nan_is_key))
+            .collect(),
         dt => bail!("{NAME}: keys and inputs must be i64, f32 or f64, not {dt:?}"),
     })
 }
@@ -67,7 +77,10 @@ impl LabelEncoder {
         default: Arc<Tensor>,
         nan_is_key: bool,
     ) -> TractResult<LabelEncoder> {
-        ensure!(keys.rank() == 1 && values.rank() == 1, "{NAME}: keys and values must be 1-D");
+        ensure!(
+            keys.rank() == 1 && values.rank() == 1,
+            "{NAME}: keys and values must be 1-D"
+        );
         ensure!(
             keys.len() == values.len(),
             "{NAME}: {} keys but {} values",
@@ -88,8 +101,18 @@ impl LabelEncoder {
                 index.entry(key).or_insert(ix);
             }
         }
-        let default = default.clone().into_tensor().into_shape(&[])?.into_arc_tensor();
-        Ok(LabelEncoder { keys, values, default, nan_is_key, index })
+        let default = default
+            .clone()
+            .into_tensor()
+            .into_shape(&[])?
+            .into_arc_tensor();
+        Ok(LabelEncoder {
+            keys,
+            values,
+            default,
+            nan_is_key,
+            index,
+        })
     }
 
     pub fn keys(&self) -> &Arc<Tensor> {
@@ -100,11 +123,18 @@ impl LabelEncoder {
         &self.values
     }
 
-    fn map<V: Datum + Copy>(&self, found: &[Option<usize>], shape: &[usize]) -> TractResult<Tensor> {
+    fn map<V: Datum + Copy>(
+        &self,
+        found: &[Option<usize>],
+        shape: &[usize],
+    ) -> TractResult<Tensor> {
         let values = self.values.try_as_plain_ram()?;
         let values = values.as_slice::<V>()?;
         let default = *self.default.try_as_plain_ram()?.to_scalar::<V>()?;
-        let out: Vec<V> = found.iter().map(|ix| ix.map(|ix| values[ix]).unwrap_or(default)).collect();
+        let out: Vec<V> = found
+            .iter()
+            .map(|ix| ix.map(|ix| values[ix]).unwrap_or(default))
+            .collect();
         tract_ndarray::ArrayD::from_shape_vec(shape, out)
             .map(|a| a.into_tensor())
             .map_err(|e| format_err!("{NAME}: {e}"))
@@ -182,7 +212,9 @@ impl TypedOp for LabelEncoder {
             inputs[0].datum_type,
             self.keys.datum_type()
         );
-        Ok(tvec!(self.values.datum_type().fact(inputs[0].shape.clone())))
+        Ok(tvec!(
+            self.values.datum_type().fact(inputs[0].shape.clone())
+        ))
     }
 
     fn axes_mapping(
@@ -222,11 +254,20 @@ pub(super) fn register(registry: &mut Registry) {
     registry.register_dumper(dump);
 }
 
-fn dump(ast: &mut IntoAst, node: &TypedNode, op: &LabelEncoder) -> TractResult<Option<Arc<RValue>>> {
+fn dump(
+    ast: &mut IntoAst,
+    node: &TypedNode,
+    op: &LabelEncoder,
+) -> TractResult<Option<Arc<RValue>>> {
     let input = ast.mapping[&node.inputs[0]].clone();
     let keys = ast.konst_variable(format!("{}.keys", node.name), &op.keys)?;
     let values = ast.konst_variable(format!("{}.values", node.name), &op.values)?;
-    let default = op.default.clone().into_tensor().into_shape(&[1])?.into_arc_tensor();
+    let default = op
+        .default
+        .clone()
+        .into_tensor()
+        .into_shape(&[1])?
+        .into_arc_tensor();
     let default = ast.konst_variable(format!("{}.default", node.name), &default)?;
     Ok(Some(invocation(
         NAME,
@@ -241,7 +282,10 @@ fn load(builder: &mut ModelBuilder, invocation: &ResolvedInvocation) -> TractRes
     let values: Arc<Tensor> = invocation.named_arg_as(builder, "values")?;
     let default: Arc<Tensor> = invocation.named_arg_as(builder, "default")?;
     let nan_is_key: bool = invocation.named_arg_as(builder, "nan_is_key")?;
-    builder.wire(LabelEncoder::new(keys, values, default, nan_is_key)?, &[input])
+    builder.wire(
+        LabelEncoder::new(keys, values, default, nan_is_key)?,
+        &[input],
+    )
 }
 
 #[cfg(test)]
@@ -249,20 +293,34 @@ mod tests {
     use super::*;
 
     fn encoder(keys: Tensor, values: Tensor, default: Tensor, nan: bool) -> LabelEncoder {
-        LabelEncoder::new(keys.into_arc_tensor(), values.into_arc_tensor(), default.into_arc_tensor(), nan)
-            .unwrap()
+        LabelEncoder::new(
+            keys.into_arc_tensor(),
+            values.into_arc_tensor(),
+            default.into_arc_tensor(),
+            nan,
+        )
+        .unwrap()
     }
 
     fn run(op: &LabelEncoder, input: Tensor) -> Tensor {
-        op.eval(&EvalContext::out_of_plan(), tvec!(input.into_tvalue())).unwrap()[0]
+        op.eval(&EvalContext::out_of_plan(), tvec!(input.into_tvalue()))
+            .unwrap()[0]
             .clone()
             .into_tensor()
     }
 
     #[test]
     fn maps_ints_with_default_and_first_duplicate() {
-        let op = encoder(tensor1(&[3i64, 7, 3]), tensor1(&[30i64, 70, 99]), tensor0(-1i64), false);
-        assert_eq!(run(&op, tensor2(&[[3i64, 7], [5, 3]])), tensor2(&[[30i64, 70], [-1, 30]]));
+        let op = encoder(
+            tensor1(&[3i64, 7, 3]),
+            tensor1(&[30i64, 70, 99]),
+            tensor0(-1i64),
+            false,
+        );
+        assert_eq!(
+            run(&op, tensor2(&[[3i64, 7], [5, 3]])),
+            tensor2(&[[30i64, 70], [-1, 30]])
+        );
     }
 
     #[test]
@@ -278,7 +336,12 @@ mod tests {
 
     #[test]
     fn ints_to_floats() {
-        let op = encoder(tensor1(&[1i64, 2]), tensor1(&[0.5f32, 1.5]), tensor0(-0.0f32), false);
+        let op = encoder(
+            tensor1(&[1i64, 2]),
+            tensor1(&[0.5f32, 1.5]),
+            tensor0(-0.0f32),
+            false,
+        );
         assert_eq!(run(&op, tensor1(&[2i64, 9])), tensor1(&[1.5f32, -0.0]));
     }
 }

@@ -39,7 +39,11 @@ impl SvmMulticlassProbability {
             prob_a.len(),
             prob_b.len()
         );
-        Ok(SvmMulticlassProbability { prob_a, prob_b, n_classes })
+        Ok(SvmMulticlassProbability {
+            prob_a,
+            prob_b,
+            n_classes,
+        })
     }
 
     fn pairs(&self) -> usize {
@@ -121,7 +125,10 @@ impl EvalOp for SvmMulticlassProbability {
         let scores = scores.to_plain_array_view::<f32>()?;
         let scores = scores.into_dimensionality::<tract_ndarray::Ix2>()?;
         let (n, pairs, k) = (scores.shape()[0], self.pairs(), self.n_classes);
-        ensure!(scores.shape()[1] == pairs, "{NAME}: expected {pairs} decision values per row");
+        ensure!(
+            scores.shape()[1] == pairs,
+            "{NAME}: expected {pairs} decision values per row"
+        );
         let prob_a = self.prob_a.try_as_plain_ram()?;
         let prob_a = prob_a.as_slice::<f32>()?;
         let prob_b = self.prob_b.try_as_plain_ram()?;
@@ -133,7 +140,7 @@ impl EvalOp for SvmMulticlassProbability {
             for i in 0..k - 1 {
                 for j in i + 1..k {
                     let val1 = 1.0 - logistic(row[index] * prob_a[index] + prob_b[index]);
-                    let val2 = val1.max(1.0e-7).min(1.0 - 1.0e-7);
+                    let val2 = val1.clamp(1.0e-7, 1.0 - 1.0e-7);
                     r[i * k + j] = val2;
                     r[j * k + i] = 1.0 - val2;
                     index += 1;
@@ -147,9 +154,18 @@ impl EvalOp for SvmMulticlassProbability {
 
 impl TypedOp for SvmMulticlassProbability {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        ensure!(inputs[0].rank() == 2, "{NAME}: expects [N, pairs] decision values");
-        ensure!(inputs[0].datum_type == f32::datum_type(), "{NAME}: expects f32 decision values");
-        Ok(tvec!(f32::fact([inputs[0].shape[0].clone(), self.n_classes.to_dim()])))
+        ensure!(
+            inputs[0].rank() == 2,
+            "{NAME}: expects [N, pairs] decision values"
+        );
+        ensure!(
+            inputs[0].datum_type == f32::datum_type(),
+            "{NAME}: expects f32 decision values"
+        );
+        Ok(tvec!(f32::fact([
+            inputs[0].shape[0].clone(),
+            self.n_classes.to_dim()
+        ])))
     }
 
     as_op!();
@@ -190,7 +206,10 @@ fn load(builder: &mut ModelBuilder, invocation: &ResolvedInvocation) -> TractRes
     let prob_a = invocation.named_arg_as(builder, "prob_a")?;
     let prob_b = invocation.named_arg_as(builder, "prob_b")?;
     let n_classes: usize = invocation.named_arg_as(builder, "n_classes")?;
-    builder.wire(SvmMulticlassProbability::new(prob_a, prob_b, n_classes)?, &[input])
+    builder.wire(
+        SvmMulticlassProbability::new(prob_a, prob_b, n_classes)?,
+        &[input],
+    )
 }
 
 #[cfg(test)]
@@ -199,14 +218,13 @@ mod tests {
 
     #[test]
     fn two_classes_sum_to_one() {
-        let op = SvmMulticlassProbability::new(
-            rctensor1(&[-2.0f32]),
-            rctensor1(&[0.1f32]),
-            2,
-        )
-        .unwrap();
+        let op =
+            SvmMulticlassProbability::new(rctensor1(&[-2.0f32]), rctensor1(&[0.1f32]), 2).unwrap();
         let out = op
-            .eval(&EvalContext::out_of_plan(), tvec!(tensor2(&[[0.7f32], [-1.3]]).into_tvalue()))
+            .eval(
+                &EvalContext::out_of_plan(),
+                tvec!(tensor2(&[[0.7f32], [-1.3]]).into_tvalue()),
+            )
             .unwrap();
         let out = out[0].to_plain_array_view::<f32>().unwrap();
         for row in out.outer_iter() {

@@ -45,7 +45,12 @@ impl Expansion for ArrayFeatureExtractor {
         Ok(())
     }
 
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
         let x_fact = model.outlet_fact(inputs[0])?.clone();
         let y_fact = model.outlet_fact(inputs[1])?.clone();
         let indices = if let Some(k) = &y_fact.konst {
@@ -64,7 +69,11 @@ impl Expansion for ArrayFeatureExtractor {
             )?[0]
         };
         let axis = x_fact.rank() - 1;
-        let mut out = model.wire_node(format!("{prefix}.gather"), Gather::new(axis), &[inputs[0], indices])?[0];
+        let mut out = model.wire_node(
+            format!("{prefix}.gather"),
+            Gather::new(axis),
+            &[inputs[0], indices],
+        )?[0];
         if x_fact.rank() == 1 {
             out = model.wire_node(format!("{prefix}.as_row"), AxisOp::Add(0), &[out])?[0];
         }

@@ -32,11 +32,27 @@ impl Expansion for Binarizer {
         Ok(())
     }
 
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
         let dt = model.outlet_fact(inputs[0])?.datum_type;
         let threshold = tensor0(self.threshold).cast_to_dt(dt)?.into_owned();
         let threshold = model.add_const(format!("{prefix}.threshold"), threshold)?;
-        let above = wire_bin(model, format!("{prefix}.greater"), binary(logic::comp_gt()), inputs[0], threshold)?;
-        Ok(tvec!(wire_cast(model, format!("{prefix}.cast"), above, dt)?))
+        let above = wire_bin(
+            model,
+            format!("{prefix}.greater"),
+            binary(logic::comp_gt()),
+            inputs[0],
+            threshold,
+        )?;
+        Ok(tvec!(wire_cast(
+            model,
+            format!("{prefix}.cast"),
+            above,
+            dt
+        )?))
     }
 }

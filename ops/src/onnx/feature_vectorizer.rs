@@ -12,14 +12,24 @@ struct FeatureVectorizer {
 }
 
 pub(super) fn load(_ctx: &ParsingContext, node: &NodeProto) -> Loaded {
-    let dims: Vec<i64> = node.get_attr_opt_vec("inputdimensions")?.unwrap_or_default();
+    let dims: Vec<i64> = node
+        .get_attr_opt_vec("inputdimensions")?
+        .unwrap_or_default();
     if dims.len() != node.input.len() || dims.iter().any(|d| *d < 0) {
         return refuse(
             node,
-            format!("inputdimensions {dims:?} must give one size for each of the {} inputs", node.input.len()),
+            format!(
+                "inputdimensions {dims:?} must give one size for each of the {} inputs",
+                node.input.len()
+            ),
         );
     }
-    Ok((expand(FeatureVectorizer { dims: dims.iter().map(|d| *d as usize).collect() }), vec![]))
+    Ok((
+        expand(FeatureVectorizer {
+            dims: dims.iter().map(|d| *d as usize).collect(),
+        }),
+        vec![],
+    ))
 }
 
 impl Expansion for FeatureVectorizer {
@@ -37,7 +47,10 @@ impl Expansion for FeatureVectorizer {
         check_output_arity(outputs, 1)?;
         s.equals(&outputs[0].datum_type, f32::datum_type())?;
         s.equals(&outputs[0].rank, 2)?;
-        s.equals(&outputs[0].shape[1], self.dims.iter().sum::<usize>().to_dim())?;
+        s.equals(
+            &outputs[0].shape[1],
+            self.dims.iter().sum::<usize>().to_dim(),
+        )?;
         s.given(&inputs[0].rank, move |s, rank| {
             if rank == 1 {
                 s.equals(&outputs[0].shape[0], 1.to_dim())
@@ -48,7 +61,12 @@ impl Expansion for FeatureVectorizer {
         Ok(())
     }
 
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
         let mut parts = tvec![];
         for (ix, (&input, &want)) in inputs.iter().zip(&self.dims).enumerate() {
             let p = format!("{prefix}.input_{ix}");
@@ -69,7 +87,10 @@ impl Expansion for FeatureVectorizer {
             if have > want {
                 x = model.wire_node(format!("{p}.keep"), Slice::new(1, 0, want), &[x])?[0];
             } else if have < want {
-                let pad = Pad { pads: vec![(0, 0), (0, want - have)], mode: PadMode::Constant(rctensor0(0f32)) };
+                let pad = Pad {
+                    pads: vec![(0, 0), (0, want - have)],
+                    mode: PadMode::Constant(rctensor0(0f32)),
+                };
                 x = model.wire_node(format!("{p}.pad"), pad, &[x])?[0];
             }
             if want > 0 {

@@ -24,7 +24,12 @@ pub(super) fn load(_ctx: &ParsingContext, node: &NodeProto) -> Loaded {
             let r: i64 = node.get_attr_opt("replaced_value_int64")?.unwrap_or(0);
             (tensor1(&i), Some(tensor0(r)))
         }
-        _ => return refuse(node, "expects exactly one non-empty imputed_value_floats or imputed_value_int64s"),
+        _ => {
+            return refuse(
+                node,
+                "expects exactly one non-empty imputed_value_floats or imputed_value_int64s",
+            );
+        }
     };
     Ok((expand(Imputer { imputed, replaced }), vec![]))
 }
@@ -47,7 +52,12 @@ impl Expansion for Imputer {
         Ok(())
     }
 
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
         let fact = model.outlet_fact(inputs[0])?.clone();
         let rank = fact.rank().max(1);
         let x = inputs[0];
@@ -56,13 +66,23 @@ impl Expansion for Imputer {
             Some(r) => {
                 let r = r.cast_to_dt(fact.datum_type)?.into_owned();
                 let r = model.add_const(format!("{prefix}.replaced"), r)?;
-                wire_bin(model, format!("{prefix}.eq"), binary(logic::comp_eq()), x, r)?
+                wire_bin(
+                    model,
+                    format!("{prefix}.eq"),
+                    binary(logic::comp_eq()),
+                    x,
+                    r,
+                )?
             }
         };
         let mut shape = tvec![1; rank];
         *shape.last_mut().unwrap() = self.imputed.len();
-        let imputed = self.imputed.cast_to_dt(fact.datum_type)?.into_owned().into_shape(&shape)?;
+        let imputed = self
+            .imputed
+            .cast_to_dt(fact.datum_type)?
+            .into_owned()
+            .into_shape(&shape)?;
         let imputed = model.add_const(format!("{prefix}.imputed"), imputed)?;
-        Ok(model.wire_node(format!("{prefix}.where"), logic::Iff, &[mask, imputed, x])?)
+        model.wire_node(format!("{prefix}.where"), logic::Iff, &[mask, imputed, x])
     }
 }

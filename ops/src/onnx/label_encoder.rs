@@ -16,7 +16,10 @@ struct LabelEncoder {
 
 /// `<prefix>_int64s`, `<prefix>_floats` or `<prefix>_tensor`.
 fn numbers(ctx: &ParsingContext, node: &NodeProto, prefix: &str) -> TractResult<Option<Tensor>> {
-    if node.get_attr_opt_tvec::<&str>(&format!("{prefix}_strings"))?.is_some() {
+    if node
+        .get_attr_opt_tvec::<&str>(&format!("{prefix}_strings"))?
+        .is_some()
+    {
         return refuse_strings(node, &format!("{prefix}_strings"));
     }
     if let Some(v) = node.get_attr_opt_vec::<i64>(&format!("{prefix}_int64s"))? {
@@ -25,7 +28,9 @@ fn numbers(ctx: &ParsingContext, node: &NodeProto, prefix: &str) -> TractResult<
     if let Some(v) = node.get_attr_opt_vec::<f32>(&format!("{prefix}_floats"))? {
         return Ok(Some(tensor1(&v)));
     }
-    if let Some(proto) = node.get_attr_opt::<&tract_onnx::pb::TensorProto>(&format!("{prefix}_tensor"))? {
+    if let Some(proto) =
+        node.get_attr_opt::<&tract_onnx::pb::TensorProto>(&format!("{prefix}_tensor"))?
+    {
         let t = ctx.load_tensor(proto)?;
         if t.datum_type() == String::datum_type() {
             return refuse_strings(node, &format!("{prefix}_tensor"));
@@ -46,15 +51,18 @@ pub(super) fn load(ctx: &ParsingContext, node: &NodeProto) -> Loaded {
     let Some(values) = numbers(ctx, node, "values")? else {
         return refuse(node, "no values_int64s, values_floats or values_tensor");
     };
-    let default = if let Some(proto) = node.get_attr_opt::<&tract_onnx::pb::TensorProto>("default_tensor")? {
-        ctx.load_tensor(proto)?.cast_to_dt(values.datum_type())?.into_owned()
-    } else if values.datum_type() == i64::datum_type() {
-        tensor0(node.get_attr_opt::<i64>("default_int64")?.unwrap_or(-1))
-    } else {
-        tensor0(node.get_attr_opt::<f32>("default_float")?.unwrap_or(-0.0))
-            .cast_to_dt(values.datum_type())?
-            .into_owned()
-    };
+    let default =
+        if let Some(proto) = node.get_attr_opt::<&tract_onnx::pb::TensorProto>("default_tensor")? {
+            ctx.load_tensor(proto)?
+                .cast_to_dt(values.datum_type())?
+                .into_owned()
+        } else if values.datum_type() == i64::datum_type() {
+            tensor0(node.get_attr_opt::<i64>("default_int64")?.unwrap_or(-1))
+        } else {
+            tensor0(node.get_attr_opt::<f32>("default_float")?.unwrap_or(-0.0))
+                .cast_to_dt(values.datum_type())?
+                .into_owned()
+        };
     let default = default.into_shape(&[])?;
     let op = LabelEncoder {
         keys: keys.into_arc_tensor(),
@@ -64,8 +72,13 @@ pub(super) fn load(ctx: &ParsingContext, node: &NodeProto) -> Loaded {
         nan_is_key: ml_opset(ctx) >= 4,
     };
     // Fail now, naming the node, rather than when typing the model.
-    LabelEncoderOp::new(op.keys.clone(), op.values.clone(), op.default.clone(), op.nan_is_key)
-        .or_else(|e| refuse(node, e))?;
+    LabelEncoderOp::new(
+        op.keys.clone(),
+        op.values.clone(),
+        op.default.clone(),
+        op.nan_is_key,
+    )
+    .or_else(|e| refuse(node, e))?;
     Ok((expand(op), vec![]))
 }
 
@@ -87,10 +100,25 @@ impl Expansion for LabelEncoder {
         Ok(())
     }
 
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
-        let op = LabelEncoderOp::new(self.keys.clone(), self.values.clone(), self.default.clone(), self.nan_is_key)?;
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
+        let op = LabelEncoderOp::new(
+            self.keys.clone(),
+            self.values.clone(),
+            self.default.clone(),
+            self.nan_is_key,
+        )?;
         // onnxruntime types the input as the keys; a narrower integer input is widened.
-        let x = wire_cast(model, format!("{prefix}.cast"), inputs[0], self.keys.datum_type())?;
+        let x = wire_cast(
+            model,
+            format!("{prefix}.cast"),
+            inputs[0],
+            self.keys.datum_type(),
+        )?;
         model.wire_node(prefix, op, &[x])
     }
 }

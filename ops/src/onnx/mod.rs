@@ -60,7 +60,11 @@ fn ml_opset(ctx: &ParsingContext) -> i64 {
 
 /// An error naming the node and its operator, for what edgeinfer refuses on purpose.
 fn refuse<T>(node: &NodeProto, why: impl std::fmt::Display) -> TractResult<T> {
-    bail!("{} `{}` (ai.onnx.ml) is not supported: {why}", node.op_type, node.name)
+    bail!(
+        "{} `{}` (ai.onnx.ml) is not supported: {why}",
+        node.op_type,
+        node.name
+    )
 }
 
 /// Strings cannot cross edgeinfer's interface (WIT tensors carry numbers), and the NNEF form
@@ -76,7 +80,11 @@ fn refuse_strings<T>(node: &NodeProto, attr: &str) -> TractResult<T> {
 }
 
 /// A float list attribute, or its `<name>_as_tensor` form (doubles in newer opsets), as f32.
-fn floats_attr(ctx: &ParsingContext, node: &NodeProto, name: &str) -> TractResult<Option<Vec<f32>>> {
+fn floats_attr(
+    ctx: &ParsingContext,
+    node: &NodeProto,
+    name: &str,
+) -> TractResult<Option<Vec<f32>>> {
     if let Some(v) = node.get_attr_opt_vec::<f32>(name)? {
         return Ok(Some(v));
     }
@@ -98,7 +106,10 @@ enum PostTransform {
 }
 
 fn post_transform(node: &NodeProto) -> TractResult<PostTransform> {
-    match node.get_attr_opt::<&str>("post_transform")?.unwrap_or("NONE") {
+    match node
+        .get_attr_opt::<&str>("post_transform")?
+        .unwrap_or("NONE")
+    {
         "NONE" => Ok(PostTransform::None),
         "LOGISTIC" => Ok(PostTransform::Logistic),
         "SOFTMAX" => Ok(PostTransform::Softmax),
@@ -124,20 +135,37 @@ fn wire_bin(
 }
 
 /// A constant of `values`' type broadcastable against `[N, len]` (shape `[1, len]`).
-fn row_const(model: &mut TypedModel, name: impl Into<String>, values: Tensor) -> TractResult<OutletId> {
+fn row_const(
+    model: &mut TypedModel,
+    name: impl Into<String>,
+    values: Tensor,
+) -> TractResult<OutletId> {
     let len = values.len();
     model.add_const(name, values.into_shape(&[1, len])?)
 }
 
-fn wire_cast(model: &mut TypedModel, name: impl Into<String>, x: OutletId, to: DatumType) -> TractResult<OutletId> {
+fn wire_cast(
+    model: &mut TypedModel,
+    name: impl Into<String>,
+    x: OutletId,
+    to: DatumType,
+) -> TractResult<OutletId> {
     if model.outlet_fact(x)?.datum_type == to {
         return Ok(x);
     }
-    Ok(model.wire_node(name, tract_onnx::tract_hir::tract_core::ops::cast::cast(to), &[x])?[0])
+    Ok(model.wire_node(
+        name,
+        tract_onnx::tract_hir::tract_core::ops::cast::cast(to),
+        &[x],
+    )?[0])
 }
 
 /// `[F]` becomes `[1, F]` (onnxruntime reads a 1-D input of the ML operators as one row).
-fn wire_as_rows(model: &mut TypedModel, name: impl Into<String>, x: OutletId) -> TractResult<OutletId> {
+fn wire_as_rows(
+    model: &mut TypedModel,
+    name: impl Into<String>,
+    x: OutletId,
+) -> TractResult<OutletId> {
     if model.outlet_fact(x)?.rank() == 1 {
         return Ok(model.wire_node(name, AxisOp::Add(0), &[x])?[0]);
     }
@@ -145,9 +173,17 @@ fn wire_as_rows(model: &mut TypedModel, name: impl Into<String>, x: OutletId) ->
 }
 
 /// Output axis 0 has the rows of the input (`[F]` is one row).
-fn rows_rule<'r>(s: &mut Solver<'r>, input: &'r TensorProxy, output: &'r TensorProxy) -> InferenceResult {
+fn rows_rule<'r>(
+    s: &mut Solver<'r>,
+    input: &'r TensorProxy,
+    output: &'r TensorProxy,
+) -> InferenceResult {
     s.given(&input.rank, move |s, rank| {
-        if rank == 1 { s.equals(&output.shape[0], 1.to_dim()) } else { s.equals(&output.shape[0], &input.shape[0]) }
+        if rank == 1 {
+            s.equals(&output.shape[0], 1.to_dim())
+        } else {
+            s.equals(&output.shape[0], &input.shape[0])
+        }
     })
 }
 
@@ -165,13 +201,14 @@ fn wire_post_transform(
         PostTransform::Logistic => {
             model.wire_node(format!("{prefix}.logistic"), nn::sigmoid(), &[scores])?[0]
         }
-        PostTransform::Softmax => {
-            model.wire_node(
-                format!("{prefix}.softmax"),
-                nn::Softmax { axes: tvec!(1), ..nn::Softmax::default() },
-                &[scores],
-            )?[0]
-        }
+        PostTransform::Softmax => model.wire_node(
+            format!("{prefix}.softmax"),
+            nn::Softmax {
+                axes: tvec!(1),
+                ..nn::Softmax::default()
+            },
+            &[scores],
+        )?[0],
         PostTransform::SoftmaxZero => {
             // Values within 1e-7 of zero stay (nearly) zero and are left out of the sum:
             // v -> |v| > 1e-7 ? exp(v - max) : v * exp(-max), then divided by the sum of the
@@ -181,15 +218,39 @@ fn wire_post_transform(
                 nn::Reduce::new(tvec!(1), nn::Reducer::Max),
                 &[scores],
             )?[0];
-            let shifted =
-                wire_bin(model, format!("{prefix}.softmax_zero.shifted"), math::sub(), scores, max)?;
-            let exp = model.wire_node(format!("{prefix}.softmax_zero.exp"), math::exp(), &[shifted])?[0];
-            let neg_max = model.wire_node(format!("{prefix}.softmax_zero.neg_max"), math::neg(), &[max])?[0];
-            let exp_neg_max =
-                model.wire_node(format!("{prefix}.softmax_zero.exp_neg_max"), math::exp(), &[neg_max])?[0];
-            let tiny = wire_bin(model, format!("{prefix}.softmax_zero.tiny"), math::mul(), scores, exp_neg_max)?;
-            let abs = model.wire_node(format!("{prefix}.softmax_zero.abs"), math::abs(), &[scores])?[0];
-            let eps = model.add_const(format!("{prefix}.softmax_zero.eps"), tensor2(&[[1e-7f32]]))?;
+            let shifted = wire_bin(
+                model,
+                format!("{prefix}.softmax_zero.shifted"),
+                math::sub(),
+                scores,
+                max,
+            )?;
+            let exp = model.wire_node(
+                format!("{prefix}.softmax_zero.exp"),
+                math::exp(),
+                &[shifted],
+            )?[0];
+            let neg_max = model.wire_node(
+                format!("{prefix}.softmax_zero.neg_max"),
+                math::neg(),
+                &[max],
+            )?[0];
+            let exp_neg_max = model.wire_node(
+                format!("{prefix}.softmax_zero.exp_neg_max"),
+                math::exp(),
+                &[neg_max],
+            )?[0];
+            let tiny = wire_bin(
+                model,
+                format!("{prefix}.softmax_zero.tiny"),
+                math::mul(),
+                scores,
+                exp_neg_max,
+            )?;
+            let abs =
+                model.wire_node(format!("{prefix}.softmax_zero.abs"), math::abs(), &[scores])?[0];
+            let eps =
+                model.add_const(format!("{prefix}.softmax_zero.eps"), tensor2(&[[1e-7f32]]))?;
             let nonzero = wire_bin(
                 model,
                 format!("{prefix}.softmax_zero.nonzero"),
@@ -197,7 +258,8 @@ fn wire_post_transform(
                 abs,
                 eps,
             )?;
-            let zero = model.add_const(format!("{prefix}.softmax_zero.zero"), tensor2(&[[0f32]]))?;
+            let zero =
+                model.add_const(format!("{prefix}.softmax_zero.zero"), tensor2(&[[0f32]]))?;
             let counted = model.wire_node(
                 format!("{prefix}.softmax_zero.counted"),
                 logic::Iff,
@@ -213,7 +275,13 @@ fn wire_post_transform(
                 logic::Iff,
                 &[nonzero, exp, tiny],
             )?[0];
-            wire_bin(model, format!("{prefix}.softmax_zero.normalized"), math::div(), values, sum)?
+            wire_bin(
+                model,
+                format!("{prefix}.softmax_zero.normalized"),
+                math::div(),
+                values,
+                sum,
+            )?
         }
     })
 }

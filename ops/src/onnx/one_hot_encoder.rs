@@ -11,7 +11,10 @@ struct OneHotEncoder {
 }
 
 pub(super) fn load(_ctx: &ParsingContext, node: &NodeProto) -> Loaded {
-    if node.get_attr_opt_tvec::<&str>("cats_strings")?.is_some_and(|s| !s.is_empty()) {
+    if node
+        .get_attr_opt_tvec::<&str>("cats_strings")?
+        .is_some_and(|s| !s.is_empty())
+    {
         return refuse_strings(node, "cats_strings");
     }
     let categories: Vec<i64> = node.get_attr_opt_vec("cats_int64s")?.unwrap_or_default();
@@ -46,15 +49,36 @@ impl Expansion for OneHotEncoder {
         Ok(())
     }
 
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
         let rank = model.outlet_fact(inputs[0])?.rank();
-        let x = wire_cast(model, format!("{prefix}.to_i64"), inputs[0], i64::datum_type())?;
+        let x = wire_cast(
+            model,
+            format!("{prefix}.to_i64"),
+            inputs[0],
+            i64::datum_type(),
+        )?;
         let x = model.wire_node(format!("{prefix}.add_axis"), AxisOp::Add(rank), &[x])?[0];
         let mut shape = tvec![1; rank + 1];
         shape[rank] = self.categories.len();
         let cats = tensor1(&self.categories).into_shape(&shape)?;
         let cats = model.add_const(format!("{prefix}.categories"), cats)?;
-        let hot = wire_bin(model, format!("{prefix}.eq"), binary(logic::comp_eq()), x, cats)?;
-        Ok(tvec!(wire_cast(model, format!("{prefix}.cast"), hot, f32::datum_type())?))
+        let hot = wire_bin(
+            model,
+            format!("{prefix}.eq"),
+            binary(logic::comp_eq()),
+            x,
+            cats,
+        )?;
+        Ok(tvec!(wire_cast(
+            model,
+            format!("{prefix}.cast"),
+            hot,
+            f32::datum_type()
+        )?))
     }
 }

@@ -39,7 +39,10 @@ struct Kernel {
 }
 
 fn kernel(node: &NodeProto) -> TractResult<Kernel> {
-    let kind = match node.get_attr_opt::<&str>("kernel_type")?.unwrap_or("LINEAR") {
+    let kind = match node
+        .get_attr_opt::<&str>("kernel_type")?
+        .unwrap_or("LINEAR")
+    {
         "LINEAR" => KernelType::Linear,
         "POLY" => KernelType::Poly,
         "RBF" => KernelType::Rbf,
@@ -48,10 +51,21 @@ fn kernel(node: &NodeProto) -> TractResult<Kernel> {
     };
     let params: Vec<f32> = node.get_attr_opt_vec("kernel_params")?.unwrap_or_default();
     let p = |i: usize| params.get(i).copied().unwrap_or(0.0);
-    Ok(Kernel { kind, gamma: p(0), coef0: p(1), degree: p(2) })
+    Ok(Kernel {
+        kind,
+        gamma: p(0),
+        coef0: p(1),
+        degree: p(2),
+    })
 }
 
-fn einsum(model: &mut TypedModel, name: String, expr: &str, a: OutletId, b: OutletId) -> TractResult<OutletId> {
+fn einsum(
+    model: &mut TypedModel,
+    name: String,
+    expr: &str,
+    a: OutletId,
+    b: OutletId,
+) -> TractResult<OutletId> {
     let axes: AxesMapping = expr.parse()?;
     Ok(model.wire_node(name, EinSum::new(axes, f32::datum_type()), &[a, b])?[0])
 }
@@ -105,9 +119,18 @@ fn wire_kernel(
                 &[x_sq],
             )?[0];
             let sv_view = support_vectors.to_plain_array_view::<f32>()?;
-            let sv_norm: Vec<f32> = sv_view.outer_iter().map(|row| row.iter().map(|v| v * v).sum()).collect();
+            let sv_norm: Vec<f32> = sv_view
+                .outer_iter()
+                .map(|row| row.iter().map(|v| v * v).sum())
+                .collect();
             let sv_norm = row_const(model, format!("{prefix}.sv_norm"), tensor1(&sv_norm))?;
-            let norms = wire_bin(model, format!("{prefix}.norms"), math::add(), x_norm, sv_norm)?;
+            let norms = wire_bin(
+                model,
+                format!("{prefix}.norms"),
+                math::add(),
+                x_norm,
+                sv_norm,
+            )?;
             let two = scalar_const(model, format!("{prefix}.two"), 2.0)?;
             let two_dot = wire_bin(model, format!("{prefix}.two_dot"), math::mul(), dot, two)?;
             let dist = wire_bin(model, format!("{prefix}.dist"), math::sub(), norms, two_dot)?;
@@ -150,11 +173,17 @@ pub(super) fn load_regressor(_ctx: &ParsingContext, node: &NodeProto) -> Loaded 
     }
     let support_vectors = if n_supports > 0 {
         let v = n_supports as usize;
-        let sv: Vec<f32> = node.get_attr_opt_vec("support_vectors")?.unwrap_or_default();
-        if sv.is_empty() || sv.len() % v != 0 || coefficients.len() < v {
+        let sv: Vec<f32> = node
+            .get_attr_opt_vec("support_vectors")?
+            .unwrap_or_default();
+        if sv.is_empty() || !sv.len().is_multiple_of(v) || coefficients.len() < v {
             return refuse(
                 node,
-                format!("{} support vector values and {} coefficients for {v} support vectors", sv.len(), coefficients.len()),
+                format!(
+                    "{} support vector values and {} coefficients for {v} support vectors",
+                    sv.len(),
+                    coefficients.len()
+                ),
             );
         }
         let f = sv.len() / v;
@@ -162,9 +191,18 @@ pub(super) fn load_regressor(_ctx: &ParsingContext, node: &NodeProto) -> Loaded 
     } else {
         None
     };
-    let rows = support_vectors.as_ref().map(|sv| sv.shape()[0]).unwrap_or(coefficients.len());
+    let rows = support_vectors
+        .as_ref()
+        .map(|sv| sv.shape()[0])
+        .unwrap_or(coefficients.len());
     let coefficients = tensor1(&coefficients[..rows]).into_shape(&[rows, 1])?;
-    let op = SvmRegressor { kernel, support_vectors, coefficients, rho: rho[0], one_class };
+    let op = SvmRegressor {
+        kernel,
+        support_vectors,
+        coefficients,
+        rho: rho[0],
+        one_class,
+    };
     Ok((expand(op), vec![]))
 }
 
@@ -187,22 +225,43 @@ impl Expansion for SvmRegressor {
         rows_rule(s, &inputs[0], &outputs[0])
     }
 
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
         let x = input_rows(model, prefix, inputs[0])?;
         let features = match &self.support_vectors {
             Some(sv) => wire_kernel(model, &format!("{prefix}.kernel"), x, sv, self.kernel)?,
             None => x,
         };
         let coefs = model.add_const(format!("{prefix}.coefficients"), self.coefficients.clone())?;
-        let y = einsum(model, format!("{prefix}.weighted"), "nv,vk->nk", features, coefs)?;
+        let y = einsum(
+            model,
+            format!("{prefix}.weighted"),
+            "nv,vk->nk",
+            features,
+            coefs,
+        )?;
         let rho = scalar_const(model, format!("{prefix}.rho"), self.rho)?;
         let mut y = wire_bin(model, format!("{prefix}.add_rho"), math::add(), y, rho)?;
         if self.one_class {
             let zero = scalar_const(model, format!("{prefix}.zero"), 0.0)?;
-            let inlier = wire_bin(model, format!("{prefix}.positive"), binary(logic::comp_gt()), y, zero)?;
+            let inlier = wire_bin(
+                model,
+                format!("{prefix}.positive"),
+                binary(logic::comp_gt()),
+                y,
+                zero,
+            )?;
             let one = scalar_const(model, format!("{prefix}.one"), 1.0)?;
             let minus_one = scalar_const(model, format!("{prefix}.minus_one"), -1.0)?;
-            y = model.wire_node(format!("{prefix}.sign"), logic::Iff, &[inlier, one, minus_one])?[0];
+            y = model.wire_node(
+                format!("{prefix}.sign"),
+                logic::Iff,
+                &[inlier, one, minus_one],
+            )?[0];
         }
         Ok(tvec!(y))
     }
@@ -249,18 +308,27 @@ impl SvmClassifier {
 }
 
 pub(super) fn load_classifier(_ctx: &ParsingContext, node: &NodeProto) -> Loaded {
-    if node.get_attr_opt_tvec::<&str>("classlabels_strings")?.is_some_and(|s| !s.is_empty()) {
+    if node
+        .get_attr_opt_tvec::<&str>("classlabels_strings")?
+        .is_some_and(|s| !s.is_empty())
+    {
         return refuse_strings(node, "classlabels_strings");
     }
-    let labels: Vec<i64> = node.get_attr_opt_vec("classlabels_ints")?.unwrap_or_default();
+    let labels: Vec<i64> = node
+        .get_attr_opt_vec("classlabels_ints")?
+        .unwrap_or_default();
     let c = labels.len();
     if c < 2 {
         return refuse(node, "classlabels_ints must name at least two classes");
     }
     let kernel = kernel(node)?;
     let post_transform = post_transform(node)?;
-    let per_class: Vec<i64> = node.get_attr_opt_vec("vectors_per_class")?.unwrap_or_default();
-    let sv: Vec<f32> = node.get_attr_opt_vec("support_vectors")?.unwrap_or_default();
+    let per_class: Vec<i64> = node
+        .get_attr_opt_vec("vectors_per_class")?
+        .unwrap_or_default();
+    let sv: Vec<f32> = node
+        .get_attr_opt_vec("support_vectors")?
+        .unwrap_or_default();
     if per_class.is_empty() || sv.is_empty() {
         return refuse(
             node,
@@ -269,11 +337,20 @@ pub(super) fn load_classifier(_ctx: &ParsingContext, node: &NodeProto) -> Loaded
         );
     }
     if per_class.len() != c || per_class.iter().any(|n| *n < 0) {
-        return refuse(node, format!("vectors_per_class has {} entries for {c} classes", per_class.len()));
+        return refuse(
+            node,
+            format!(
+                "vectors_per_class has {} entries for {c} classes",
+                per_class.len()
+            ),
+        );
     }
     let v: usize = per_class.iter().map(|n| *n as usize).sum();
-    if v == 0 || sv.len() % v != 0 {
-        return refuse(node, format!("{} support vector values for {v} support vectors", sv.len()));
+    if v == 0 || !sv.len().is_multiple_of(v) {
+        return refuse(
+            node,
+            format!("{} support vector values for {v} support vectors", sv.len()),
+        );
     }
     let f = sv.len() / v;
     let coefficients: Vec<f32> = node.get_attr_opt_vec("coefficients")?.unwrap_or_default();
@@ -367,24 +444,78 @@ impl Expansion for SvmClassifier {
         rows_rule(s, &inputs[0], &outputs[1])
     }
 
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
         let x = input_rows(model, prefix, inputs[0])?;
-        let kernel = wire_kernel(model, &format!("{prefix}.kernel"), x, &self.support_vectors, self.kernel)?;
+        let kernel = wire_kernel(
+            model,
+            &format!("{prefix}.kernel"),
+            x,
+            &self.support_vectors,
+            self.kernel,
+        )?;
         let weights = model.add_const(format!("{prefix}.pair_weights"), self.weights.clone())?;
-        let decision = einsum(model, format!("{prefix}.pairs"), "nv,vp->np", kernel, weights)?;
+        let decision = einsum(
+            model,
+            format!("{prefix}.pairs"),
+            "nv,vp->np",
+            kernel,
+            weights,
+        )?;
         let rho = model.add_const(format!("{prefix}.rho"), self.rho.clone())?;
-        let decision = wire_bin(model, format!("{prefix}.decision"), math::add(), decision, rho)?;
+        let decision = wire_bin(
+            model,
+            format!("{prefix}.decision"),
+            math::add(),
+            decision,
+            rho,
+        )?;
 
         // votes and label
         let zero = scalar_const(model, format!("{prefix}.zero"), 0.0)?;
-        let first = wire_bin(model, format!("{prefix}.first_wins"), binary(logic::comp_gt()), decision, zero)?;
-        let first = wire_cast(model, format!("{prefix}.first_wins_f32"), first, f32::datum_type())?;
+        let first = wire_bin(
+            model,
+            format!("{prefix}.first_wins"),
+            binary(logic::comp_gt()),
+            decision,
+            zero,
+        )?;
+        let first = wire_cast(
+            model,
+            format!("{prefix}.first_wins_f32"),
+            first,
+            f32::datum_type(),
+        )?;
         let one = scalar_const(model, format!("{prefix}.one"), 1.0)?;
-        let second = wire_bin(model, format!("{prefix}.second_wins"), math::sub(), one, first)?;
-        let votes_first = model.add_const(format!("{prefix}.votes_first"), self.votes_first.clone())?;
-        let votes_second = model.add_const(format!("{prefix}.votes_second"), self.votes_second.clone())?;
-        let v1 = einsum(model, format!("{prefix}.votes_1"), "np,pc->nc", first, votes_first)?;
-        let v2 = einsum(model, format!("{prefix}.votes_2"), "np,pc->nc", second, votes_second)?;
+        let second = wire_bin(
+            model,
+            format!("{prefix}.second_wins"),
+            math::sub(),
+            one,
+            first,
+        )?;
+        let votes_first =
+            model.add_const(format!("{prefix}.votes_first"), self.votes_first.clone())?;
+        let votes_second =
+            model.add_const(format!("{prefix}.votes_second"), self.votes_second.clone())?;
+        let v1 = einsum(
+            model,
+            format!("{prefix}.votes_1"),
+            "np,pc->nc",
+            first,
+            votes_first,
+        )?;
+        let v2 = einsum(
+            model,
+            format!("{prefix}.votes_2"),
+            "np,pc->nc",
+            second,
+            votes_second,
+        )?;
         let votes = wire_bin(model, format!("{prefix}.votes"), math::add(), v1, v2)?;
         let winner = model.wire_node(
             format!("{prefix}.argmax"),
@@ -393,7 +524,8 @@ impl Expansion for SvmClassifier {
         )?[0];
         let winner = model.wire_node(format!("{prefix}.winner"), AxisOp::Rm(1), &[winner])?[0];
         let labels = model.add_const(format!("{prefix}.labels"), self.labels.clone())?;
-        let label = model.wire_node(format!("{prefix}.label"), Gather::new(0), &[labels, winner])?[0];
+        let label =
+            model.wire_node(format!("{prefix}.label"), Gather::new(0), &[labels, winner])?[0];
 
         // scores
         let scores = if let Some((a, b)) = &self.probability {
@@ -404,20 +536,38 @@ impl Expansion for SvmClassifier {
             // onnxruntime 1.32 writes [-d, d], [sigmoid(-d), sigmoid(d)] for LOGISTIC, and
             // [1 - d, d] for the softmaxes.
             let (first, second) = match self.post_transform {
-                PostTransform::None => {
-                    (model.wire_node(format!("{prefix}.negated"), math::neg(), &[decision])?[0], decision)
-                }
+                PostTransform::None => (
+                    model.wire_node(format!("{prefix}.negated"), math::neg(), &[decision])?[0],
+                    decision,
+                ),
                 PostTransform::Logistic => {
-                    let neg = model.wire_node(format!("{prefix}.negated"), math::neg(), &[decision])?[0];
-                    let a = model.wire_node(format!("{prefix}.logistic_0"), nn::sigmoid(), &[neg])?[0];
-                    let b = model.wire_node(format!("{prefix}.logistic_1"), nn::sigmoid(), &[decision])?[0];
+                    let neg =
+                        model.wire_node(format!("{prefix}.negated"), math::neg(), &[decision])?[0];
+                    let a =
+                        model.wire_node(format!("{prefix}.logistic_0"), nn::sigmoid(), &[neg])?[0];
+                    let b = model.wire_node(
+                        format!("{prefix}.logistic_1"),
+                        nn::sigmoid(),
+                        &[decision],
+                    )?[0];
                     (a, b)
                 }
-                PostTransform::Softmax | PostTransform::SoftmaxZero => {
-                    (wire_bin(model, format!("{prefix}.complement"), math::sub(), one, decision)?, decision)
-                }
+                PostTransform::Softmax | PostTransform::SoftmaxZero => (
+                    wire_bin(
+                        model,
+                        format!("{prefix}.complement"),
+                        math::sub(),
+                        one,
+                        decision,
+                    )?,
+                    decision,
+                ),
             };
-            model.wire_node(format!("{prefix}.scores"), TypedConcat::new(1), &[first, second])?[0]
+            model.wire_node(
+                format!("{prefix}.scores"),
+                TypedConcat::new(1),
+                &[first, second],
+            )?[0]
         } else {
             wire_post_transform(model, prefix, decision, self.post_transform)?
         };

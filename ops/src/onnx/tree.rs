@@ -63,13 +63,21 @@ pub(super) fn parse_ensemble(
     let tracks: Vec<i64> = match node.get_attr_opt_vec::<i64>("nodes_missing_value_tracks_true")? {
         Some(v) if !v.is_empty() => {
             if v.len() != n {
-                return refuse(node, format!("nodes_missing_value_tracks_true has {} values, expected {n}", v.len()));
+                return refuse(
+                    node,
+                    format!(
+                        "nodes_missing_value_tracks_true has {} values, expected {n}",
+                        v.len()
+                    ),
+                );
             }
             v
         }
         _ => vec![0; n],
     };
-    let leaf_ids: Vec<i64> = node.get_attr_opt_vec(&format!("{leaf}_ids"))?.unwrap_or_default();
+    let leaf_ids: Vec<i64> = node
+        .get_attr_opt_vec(&format!("{leaf}_ids"))?
+        .unwrap_or_default();
     let m = leaf_ids.len();
     let leaf_node_ids = ints(node, &format!("{leaf}_nodeids"), m)?;
     let leaf_tree_ids = ints(node, &format!("{leaf}_treeids"), m)?;
@@ -80,8 +88,17 @@ pub(super) fn parse_ensemble(
     order.sort_by_key(|&i| (tree_ids[i], node_ids[i]));
     let mut row_of = HashMap::new();
     for (row, &i) in order.iter().enumerate() {
-        if row_of.insert((tree_ids[i], node_ids[i]), row as u32).is_some() {
-            return refuse(node, format!("node {} of tree {} is listed twice", node_ids[i], tree_ids[i]));
+        if row_of
+            .insert((tree_ids[i], node_ids[i]), row as u32)
+            .is_some()
+        {
+            return refuse(
+                node,
+                format!(
+                    "node {} of tree {} is listed twice",
+                    node_ids[i], tree_ids[i]
+                ),
+            );
         }
     }
     // Roots: the first node listed of each tree, as onnxruntime takes them.
@@ -95,11 +112,17 @@ pub(super) fn parse_ensemble(
         let Some(&row) = row_of.get(&(leaf_tree_ids[l], leaf_node_ids[l])) else {
             return refuse(
                 node,
-                format!("a weight names node {} of tree {}, which does not exist", leaf_node_ids[l], leaf_tree_ids[l]),
+                format!(
+                    "a weight names node {} of tree {}, which does not exist",
+                    leaf_node_ids[l], leaf_tree_ids[l]
+                ),
             );
         };
         if leaf_ids[l] < 0 || leaf_ids[l] as usize >= n_targets {
-            return refuse(node, format!("a weight names target {} of {n_targets}", leaf_ids[l]));
+            return refuse(
+                node,
+                format!("a weight names target {} of {n_targets}", leaf_ids[l]),
+            );
         }
         weights_of[row as usize].push((leaf_ids[l] as u32, leaf_weights[l]));
     }
@@ -129,7 +152,13 @@ pub(super) fn parse_ensemble(
         };
         let child = |id: i64| {
             row_of.get(&(tree_ids[i], id)).copied().ok_or_else(|| {
-                format_err!("{} `{}`: node {} of tree {} points to missing node {id}", node.op_type, node.name, node_ids[i], tree_ids[i])
+                format_err!(
+                    "{} `{}`: node {} of tree {} points to missing node {id}",
+                    node.op_type,
+                    node.name,
+                    node_ids[i],
+                    tree_ids[i]
+                )
             })
         };
         let (mut t, mut f) = (child(true_ids[i])?, child(false_ids[i])?);
@@ -140,13 +169,21 @@ pub(super) fn parse_ensemble(
             return refuse(node, format!("negative feature id {}", feature_ids[i]));
         }
         max_used_feature = max_used_feature.max(feature_ids[i] as usize);
-        nodes.extend([feature_ids[i] as u32, t, f, values[i].to_bits(), (0x100 * nan_is_true as u32) | cmp as u32]);
+        nodes.extend([
+            feature_ids[i] as u32,
+            t,
+            f,
+            values[i].to_bits(),
+            (0x100 * nan_is_true as u32) | cmp as u32,
+        ]);
     }
     let n_trees = roots.len();
     let data = TreeEnsembleData {
         trees: rctensor1(&roots),
         nodes: tensor1(&nodes).into_shape(&[n, 5])?.into_arc_tensor(),
-        leaves: tensor1(&leaves).into_shape(&[leaves.len() / 2, 2])?.into_arc_tensor(),
+        leaves: tensor1(&leaves)
+            .into_shape(&[leaves.len() / 2, 2])?
+            .into_arc_tensor(),
     };
     let mut scored = vec![false; n_targets];
     for id in &leaf_ids {
@@ -159,4 +196,3 @@ pub(super) fn parse_ensemble(
         weights_all_positive: leaf_weights.iter().all(|w| *w >= 0.0),
     })
 }
-

@@ -37,16 +37,33 @@ pub(super) fn load(ctx: &ParsingContext, node: &NodeProto) -> Loaded {
         return refuse(node, "n_targets must be at least 1");
     }
     let n_targets = n_targets as usize;
-    let average = match node.get_attr_opt::<&str>("aggregate_function")?.unwrap_or("SUM") {
+    let average = match node
+        .get_attr_opt::<&str>("aggregate_function")?
+        .unwrap_or("SUM")
+    {
         "SUM" => false,
         "AVERAGE" => true,
-        other => return refuse(node, format!("aggregate_function {other} is not implemented (SUM and AVERAGE are)")),
+        other => {
+            return refuse(
+                node,
+                format!("aggregate_function {other} is not implemented (SUM and AVERAGE are)"),
+            );
+        }
     };
     let post_transform = post_transform(node)?;
     let base_values = floats_attr(ctx, node, "base_values")?.filter(|b| !b.is_empty());
     let parsed = parse_ensemble(ctx, node, "target", n_targets, Aggregate::Sum)?;
     let (ensemble, n_trees) = (parsed.ensemble, parsed.n_trees);
-    Ok((expand(TreeEnsembleRegressor { ensemble, n_trees, average, base_values, post_transform }), vec![]))
+    Ok((
+        expand(TreeEnsembleRegressor {
+            ensemble,
+            n_trees,
+            average,
+            base_values,
+            post_transform,
+        }),
+        vec![],
+    ))
 }
 
 impl Expansion for TreeEnsembleRegressor {
@@ -68,9 +85,19 @@ impl Expansion for TreeEnsembleRegressor {
         rows_rule(s, &inputs[0], &outputs[0])
     }
 
-    fn wire(&self, prefix: &str, model: &mut TypedModel, inputs: &[OutletId]) -> TractResult<TVec<OutletId>> {
+    fn wire(
+        &self,
+        prefix: &str,
+        model: &mut TypedModel,
+        inputs: &[OutletId],
+    ) -> TractResult<TVec<OutletId>> {
         let n_targets = self.ensemble.n_classes();
-        let x = wire_cast(model, format!("{prefix}.to_f32"), inputs[0], f32::datum_type())?;
+        let x = wire_cast(
+            model,
+            format!("{prefix}.to_f32"),
+            inputs[0],
+            f32::datum_type(),
+        )?;
         let x = wire_as_rows(model, format!("{prefix}.as_rows"), x)?;
         let features = model.outlet_fact(x)?.shape[1].clone();
         if let Ok(f) = features.to_usize() {
@@ -78,11 +105,16 @@ impl Expansion for TreeEnsembleRegressor {
         }
         let mut y = model.wire_node(
             format!("{prefix}.trees"),
-            TreeEnsembleOp { ensemble: self.ensemble.clone() },
+            TreeEnsembleOp {
+                ensemble: self.ensemble.clone(),
+            },
             &[x],
         )?[0];
         if self.average {
-            let n = model.add_const(format!("{prefix}.n_trees"), tensor2(&[[self.n_trees as f32]]))?;
+            let n = model.add_const(
+                format!("{prefix}.n_trees"),
+                tensor2(&[[self.n_trees as f32]]),
+            )?;
             y = wire_bin(model, format!("{prefix}.average"), math::div(), y, n)?;
         }
         let base = match &self.base_values {
@@ -92,7 +124,13 @@ impl Expansion for TreeEnsembleRegressor {
         };
         if let Some(base) = base {
             let base = row_const(model, format!("{prefix}.base_values"), tensor1(&base))?;
-            y = wire_bin(model, format!("{prefix}.add_base_values"), math::add(), y, base)?;
+            y = wire_bin(
+                model,
+                format!("{prefix}.add_base_values"),
+                math::add(),
+                y,
+                base,
+            )?;
         }
         if n_targets > 1 {
             y = wire_post_transform(model, prefix, y, self.post_transform)?;

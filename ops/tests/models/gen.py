@@ -65,9 +65,17 @@ def save_npy(path, a):
     np.save(path, np.ascontiguousarray(a), allow_pickle=False)
 
 
+def stable_opsets(m):
+    """One import per domain, sorted: exporters list them in set order, which varies by run."""
+    opsets = dict(sorted((o.domain, o.version) for o in m.opset_import))
+    del m.opset_import[:]
+    m.opset_import.extend(oh.make_opsetid(d, v) for d, v in sorted(opsets.items()))
+
+
 def add_case(name, m, feeds_list, atol=1e-5, rtol=1e-5, note="", fixed=()):
     """Runs `m` in onnxruntime on each feeds dict and records the case."""
     free_batch(m, fixed)
+    stable_opsets(m)
     onnx.checker.check_model(m)
     path = f"{name}.onnx"
     onnx.save(m, os.path.join(OUT, path))
@@ -532,6 +540,7 @@ def lgb(name, est, y, feeds, atol=1e-5, rtol=1e-5, note=""):
     est.fit(Xl, y)
     m = convert_lightgbm(est, initial_types=[("input", FloatTensorType([None, 4]))],
                          zipmap=False, target_opset=15)
+    m.graph.name = name  # onnxmltools names the graph with a random uuid
     add_case(name, m, feeds, atol=atol, rtol=rtol, note=note)
 
 
