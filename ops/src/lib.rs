@@ -19,9 +19,14 @@
 //! | `ArrayFeatureExtractor` | gather on the last axis |
 //! | `FeatureVectorizer` | cast, slice / pad, concat |
 //! | `TreeEnsembleRegressor` | tract-onnx-opl's tree ensemble (targets as classes), add, div, post transform |
+//! | `TreeEnsembleClassifier` (replaces tract-onnx's loader, whose binary labels are wrong) | the same ensemble, base values, argmax or onnxruntime's binary rule, post transform |
 //! | `SVMRegressor` | kernel (einsum + element-wise), einsum, add |
 //! | `SVMClassifier` | kernel, einsum, votes (einsum), argmax, gather; with `prob_a`/`prob_b` also [`nnef::SvmMulticlassProbability`] |
 //! | `LabelEncoder` (numbers) | [`nnef::LabelEncoder`] |
+//!
+//! Refused with an error naming the operator and why: string categories, labels and keys
+//! (edgeinfer tensors carry numbers), `ZipMap` (a sequence of maps: export with
+//! `zipmap=False`), tree `MIN`/`MAX` aggregates and `PROBIT`.
 
 #![deny(unsafe_code)]
 #![warn(unreachable_pub)]

@@ -303,6 +303,7 @@ cases!(
     refuse_label_encoder_v1,
     refuse_one_hot_encoder_strings,
     refuse_tree_min,
+    refuse_zipmap,
     refuse_tree_classifier_class1_two_base_values,
     refuse_tree_classifier_strings,
 );

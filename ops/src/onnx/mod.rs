@@ -44,6 +44,7 @@ pub fn register_onnx(onnx: &mut tract_onnx::Onnx) {
     reg.insert("TreeEnsembleRegressor", tree_ensemble_regressor::load);
     // Replaces tract-onnx's own, which gets every binary classifier's label wrong.
     reg.insert("TreeEnsembleClassifier", tree_ensemble_classifier::load);
+    reg.insert("ZipMap", zip_map);
 }
 
 type Loaded = TractResult<(Box<dyn InferenceOp>, Vec<String>)>;
@@ -76,6 +77,17 @@ fn refuse_strings<T>(node: &NodeProto, attr: &str) -> TractResult<T> {
             "it uses string values (`{attr}`); edgeinfer tensors carry numbers only, so encode \
              the strings as integers before exporting (e.g. an OrdinalEncoder in the pipeline)"
         ),
+    )
+}
+
+/// `ZipMap` (skl2onnx's default classifier output) makes a sequence of maps, which neither
+/// tract nor edgeinfer's tensors hold: say so, and how to export without it.
+fn zip_map(_ctx: &ParsingContext, node: &NodeProto) -> Loaded {
+    refuse(
+        node,
+        "it outputs a sequence of maps (class -> probability), which edgeinfer tensors cannot \
+         hold; export the classifier without it (skl2onnx: options={'zipmap': False}, \
+         onnxmltools: zipmap=False) to get the probabilities as a [N, classes] tensor",
     )
 }
 

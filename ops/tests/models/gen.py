@@ -528,6 +528,10 @@ add_case("skl_one_hot_encoder", m, [{"X": rng.integers(0, 5, (5, 2)).astype(np.i
                                     {"X": rng.integers(0, 4, (2, 2)).astype(np.int64)}],
          atol=0, rtol=0)
 
+add_refusal("refuse_zipmap",
+            to_onnx(tree.DecisionTreeClassifier(max_depth=2, random_state=0).fit(Xtr, y2), Xtr[:1]),
+            ["ZipMap", "zipmap"])
+
 import lightgbm  # noqa: E402
 from onnxmltools import convert_lightgbm  # noqa: E402
 from onnxmltools.convert.common.data_types import FloatTensorType  # noqa: E402
