@@ -35,6 +35,7 @@ impl LoadedModel {
     ) -> Result<LoadedModel, Error> {
         let mut framework = tract_nnef::nnef().with_onnx();
         framework.allow_extended_identifier_syntax(true);
+        edgeinfer_ops::register_nnef(&mut framework);
         let model = framework
             .model_for_read(nnef)
             .map_err(|e| load_error("loading the NNEF model", e))?;

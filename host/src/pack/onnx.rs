@@ -230,14 +230,17 @@ fn properties(proto: &pb::ModelProto) -> BTreeMap<String, String> {
     properties
 }
 
-/// The ONNX framework with the operators edgeinfer adds.
+/// The ONNX framework with the operators edgeinfer adds (`edgeinfer-ops`: ai.onnx.ml).
 fn onnx() -> tract_onnx::Onnx {
-    tract_onnx::onnx()
+    let mut onnx = tract_onnx::onnx();
+    edgeinfer_ops::register_onnx(&mut onnx);
+    onnx
 }
 
 /// The NNEF framework with the tract extensions the guest registers, no more, no less.
 pub fn nnef() -> tract_nnef::framework::Nnef {
     let mut nnef = tract_nnef::nnef().with_onnx();
     nnef.allow_extended_identifier_syntax(true);
+    edgeinfer_ops::register_nnef(&mut nnef);
     nnef
 }
