@@ -272,12 +272,38 @@ def write_index() -> None:
     ref.write_json(os.path.join(HERE, "index.json"), idx)
 
 
+def markdown_table() -> str:
+    """The README's model table, from the case.json files of the built cases."""
+    rows = ["| name | category | subset | source (package==version: member) | licence | ONNX MB | declared inputs |",
+            "| --- | --- | --- | --- | --- | ---: | --- |"]
+    for c in all_cases():
+        try:
+            with open(os.path.join(case_dir(c.name), "case.json")) as fh:
+                cj = json.load(fh)
+        except OSError:
+            raise SystemExit(f"corpus: ERROR: {c.name} not built (run models/corpus/fetch first)")
+        src = cj["source"].replace(" wheel: ", ": ").replace("|", "/")
+        if src.startswith("trained here: "):
+            src = src[len("trained here: "):].split(" on synthetic")[0] + " (trained here)"
+        ins = "; ".join(f"`{i['name']}` {i['dtype']} {json.dumps(i['declared_shape'])}"
+                        for i in cj["inputs"]).replace("|", "/")
+        lic = cj["license"].split(" (")[0] if "trained" not in cj["source"] else "n/a (synthetic)"
+        rows.append(f"| {c.name} | {cj['category']} | {cj['subset']} | {src} | {lic} | "
+                    f"{(cj['onnx_bytes'] + sum(cj['external_data'].values())) / 1e6:.2f} | {ins} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="models/corpus/fetch", description=__doc__.split("\n\n")[0])
     ap.add_argument("--subset", choices=["ci", "full"], default="full")
     ap.add_argument("--force", action="store_true", help="redo every selected case")
     ap.add_argument("--only", help="comma-separated case names (debugging)")
+    ap.add_argument("--table", action="store_true",
+                    help="print the README's markdown model table from the built cases and exit")
     args = ap.parse_args(argv)
+    if args.table:
+        print(markdown_table())
+        return 0
 
     t0 = time.perf_counter()
     cases = [c for c in all_cases() if args.subset == "full" or c.subset == "ci"]

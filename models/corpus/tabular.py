@@ -5,9 +5,11 @@ The first 1000 rows train the model; the last 64 rows (same distribution, never 
 training) are the test input. Every estimator uses a fixed random_state and n_jobs=1, so
 re-running gives the same model (checked: same ONNX bytes on re-export on one machine).
 
-Exports use skl2onnx (scikit-learn) and onnxmltools (LightGBM, XGBoost) with
-TARGET_OPSET = {'': 17, 'ai.onnx.ml': 3}: ONNX-ML opset 3 keeps the classic
-TreeEnsembleClassifier/Regressor operators (opset 5 replaces them with TreeEnsemble).
+Exports use skl2onnx (scikit-learn) with target_opset {'': 17, 'ai.onnx.ml': 3} (a cap:
+ONNX-ML <= 3 keeps the classic TreeEnsembleClassifier/Regressor operators, opset 5 replaces
+them with TreeEnsemble; the files end up declaring ai.onnx.ml 1, the lowest the operators
+need) and onnxmltools (LightGBM, XGBoost) with target_opset 15, the highest it accepts
+(the LightGBM files declare opset 8/9, the XGBoost files import only ai.onnx.ml).
 The input is one float32 tensor named "input" of shape [None, n_features] as the
 converters declare it: the batch dim has neither a value nor a name.
 Classifiers are exported without ZipMap (outputs: label int64 [N], probabilities float32
@@ -248,9 +250,10 @@ CASES = [
     TabCase("sklearn-svr", "full", "reg", 8, svr, seed=14, atol=1e-4, rtol=1e-4,
             notes="Pipeline StandardScaler -> SVR(rbf, C=50): SVMRegressor"),
     TabCase("sklearn-knn-clf", "full", "clf", 6, knn, seed=15, atol=1e-6, rtol=1e-6,
-            notes="KNeighborsClassifier(5): the converter builds distances + TopK + "
-                  "ArrayFeatureExtractor/voting from standard ops; the 1000 training rows are "
-                  "an initializer"),
+            notes="KNeighborsClassifier(5): the converter builds distances (a Scan) + TopK + "
+                  "ArrayFeatureExtractor/voting; the 1000 training rows are an initializer. "
+                  "Some rows have tied votes (e.g. 2-2-1): probabilities are exact vote "
+                  "fractions and the label is ArgMax's first maximum"),
     TabCase("sklearn-imputer-pipeline", "full", "clf", 10, imputer_pipeline, nan=True, seed=16,
             notes="Pipeline SimpleImputer(median) -> StandardScaler -> LogisticRegression; 5 % "
                   "of the values (train and test) are NaN, so the test input contains NaN"),
