@@ -293,11 +293,39 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
+def verify(cases) -> int:
+    """Re-run onnxruntime on the stored inputs and compare with expected/ using each case's
+    tolerance rule (what another engine's outputs will be held to). Returns failures."""
+    bad = 0
+    for c in cases:
+        d = case_dir(c.name)
+        with open(os.path.join(d, "case.json")) as fh:
+            cj = json.load(fh)
+        feeds = {i["name"]: np.load(os.path.join(d, i["file"])) for i in cj["inputs"]}
+        sess = ref.session(os.path.join(d, "model.onnx"))
+        got = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feeds)))
+        for o in cj["outputs"]:
+            want, have = np.load(os.path.join(d, o["file"])), np.asarray(got[o["name"]])
+            if want.shape != have.shape or want.dtype != have.dtype:
+                ok = False
+            elif np.issubdtype(want.dtype, np.floating):
+                ok = bool(np.all(np.isclose(have, want, atol=cj["atol"], rtol=cj["rtol"], equal_nan=True)))
+            else:
+                ok = bool(np.array_equal(have, want))
+            if not ok:
+                bad += 1
+                log(f"{c.name}: output {o['name']} does not match expected/")
+    log(f"verify: {len(cases)} case(s), {bad} mismatching output(s)")
+    return bad
+
+
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="models/corpus/fetch", description=__doc__.split("\n\n")[0])
     ap.add_argument("--subset", choices=["ci", "full"], default="full")
     ap.add_argument("--force", action="store_true", help="redo every selected case")
     ap.add_argument("--only", help="comma-separated case names (debugging)")
+    ap.add_argument("--verify", action="store_true",
+                    help="re-run onnxruntime on the built cases and compare with expected/")
     ap.add_argument("--table", action="store_true",
                     help="print the README's markdown model table from the built cases and exit")
     args = ap.parse_args(argv)
@@ -316,6 +344,8 @@ def main(argv: list[str]) -> int:
     names = [c.name for c in cases]
     if len(set(names)) != len(names):
         raise SystemExit("corpus: ERROR: duplicate case names in the catalogue")
+    if args.verify:
+        return 1 if verify(cases) else 0
     log(f"{len(cases)} case(s) selected (subset {args.subset}{', --force' if args.force else ''})")
 
     wheel_cases = [c for c in cases if isinstance(c, catalog.WheelCase)]
