@@ -238,9 +238,38 @@ def make_zipmap(rng: np.random.Generator):
     return model, inputs
 
 
+def make_huge_const(rng: np.random.Generator):
+    """Hostile: a constant of 10^12 floats (4 TB) made by ConstantOfShape, which an engine
+    that folds constants at load time would try to allocate."""
+    nodes = [
+        helper.make_node("ConstantOfShape", ["shape"], ["big"],
+                         value=numpy_helper.from_array(np.array([1.0], dtype=np.float32)), name="big"),
+        helper.make_node("ReduceSum", ["big"], ["total"], keepdims=0, name="sum"),
+        helper.make_node("Add", ["x", "total"], ["y"], name="add"),
+    ]
+    graph = helper.make_graph(
+        nodes, "huge_const",
+        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        initializer=[_init("shape", np.array([1_000_000, 1_000_000], dtype=np.int64))],
+    )
+    return _finish(graph), None
+
+
+def make_huge_input(rng: np.random.Generator):
+    """Hostile: an input declared [1000000, 1000000] (10^12 floats)."""
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    graph = helper.make_graph(
+        nodes, "huge_input",
+        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [1_000_000, 1_000_000])],
+        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1_000_000, 1_000_000])],
+    )
+    return _finish(graph), None
+
+
 MODELS = {"cnn": make_cnn, "mlp": make_mlp, "int64": make_int64, "tabular": make_tabular,
           "dynaxes": make_dynaxes, "shape_out": make_shape_out, "passthrough": make_passthrough,
-          "zipmap": make_zipmap}
+          "zipmap": make_zipmap, "huge_const": make_huge_const, "huge_input": make_huge_input}
 
 
 def write_case(name: str, model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> None:
@@ -251,6 +280,11 @@ def write_case(name: str, model: onnx.ModelProto, inputs: dict[str, np.ndarray])
     os.makedirs(os.path.join(d, "expected"))
     path = os.path.join(d, "model.onnx")
     onnx.save_model(model, path)
+    if inputs is None:  # hostile models: nothing to run them on
+        shutil.rmtree(os.path.join(d, "inputs"))
+        shutil.rmtree(os.path.join(d, "expected"))
+        print(f"gen_test_models: {name}: model.onnx {os.path.getsize(path)} B (no inputs)", file=sys.stderr)
+        return
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1

@@ -1,1 +1,4 @@
-//! End-to-end tests live in `tests/*.rs`; this crate only hosts them.
+//! Helpers shared by the end-to-end tests and the corpus runner (`src/bin/coverage.rs`).
+#![warn(unreachable_pub)]
+
+pub mod coverage;

@@ -1,5 +1,6 @@
 //! `edgeinfer pack`: ONNX model -> NNEF -> generic guest -> Wizer snapshot -> one component.
 
+mod guard;
 mod onnx;
 mod preinit;
 mod shapes;

@@ -23,6 +23,10 @@ pub struct Converted {
 
 /// Reads, analyses and converts an ONNX model.
 pub fn onnx_to_nnef(path: &Path, request: &ShapeRequest) -> Result<Converted> {
+    super::guard::guarded("tract, converting the model", || convert(path, request))
+}
+
+fn convert(path: &Path, request: &ShapeRequest) -> Result<Converted> {
     let proto = tract_onnx::onnx()
         .proto_model_for_path(path)
         .map_err(|e| anyhow::anyhow!("{e:#}"))

@@ -88,9 +88,8 @@ pub(super) fn snapshot(
 
     let memory_peak = instance.memory_peak_bytes();
     let (store, raw) = instance.raw_parts();
-    // wasmtime-wizer unwraps the errors of its calls into the guest; nothing the user feeds
-    // may panic the CLI, so a panic there becomes an error.
-    let snapshot = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    // wasmtime-wizer unwraps the errors of its calls into the guest.
+    let component = super::guard::guarded("snapshotting the pre-initialized guest", || {
         pollster::block_on(wizer.snapshot_component(
             &cx,
             &mut WasmtimeWizerComponent {
@@ -98,16 +97,8 @@ pub(super) fn snapshot(
                 instance: raw,
             },
         ))
-    }));
-    let component = match snapshot {
-        Ok(result) => result
-            .map_err(anyhow::Error::from)
-            .context("snapshotting the pre-initialized guest")?,
-        Err(panic) => anyhow::bail!(
-            "snapshotting the pre-initialized guest failed inside wasmtime-wizer: {}",
-            panic_message(&panic)
-        ),
-    };
+        .map_err(anyhow::Error::from)
+    })?;
     Ok(Snapshot {
         component,
         preinitialized,
@@ -117,10 +108,3 @@ pub(super) fn snapshot(
     })
 }
 
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "(no message)".into())
-}

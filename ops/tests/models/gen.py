@@ -3,8 +3,9 @@
 and onnxruntime's outputs on them (the reference), plus cases.json, the manifest the Rust
 tests (ops/tests/ml_ops.rs) read.
 
-Run from anywhere (pins in models/requirements.txt):
-    source models/venv.sh && "$VENV_PY" ops/tests/models/gen.py
+Run from anywhere, in the venv that models/corpus/fetch sets up (it pins the exporters in
+models/corpus/requirements.txt):
+    models/corpus/fetch --only sklearn-logreg && models/.venv/bin/python ops/tests/models/gen.py
 
 Most models are written with onnx.helper so each attribute variant is exercised on purpose;
 some come from the real exporters (skl2onnx, onnxmltools with LightGBM) to cover what they
