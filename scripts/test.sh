@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Idempotent; on a fresh machine it first installs what it needs:
 # the wasm32-wasip2 target, a Python venv with onnx/onnxruntime, the real models and their
-# reference outputs (models/fetch), the Node hosts (jco), and, in the suites that need them,
+# reference outputs (models/fetch), the ci subset of the coverage corpus (models/corpus/fetch),
+# the Node hosts (jco), and, in the suites that need them,
 # Debian chromium, npm packages and Python venvs.
 #
 #   scripts/test.sh                 everything
@@ -20,6 +21,8 @@ rustup target add wasm32-wasip2 >/dev/null
 
 step "models/fetch"
 models/fetch
+step "models/corpus/fetch --subset ci (real models and tabular exports for the coverage test)"
+models/corpus/fetch --subset ci
 step "npm ci in tests/hosts (jco serve, a third-party wasi:http host)"
 timeout 300 npm ci --prefix tests/hosts --no-audit --no-fund --loglevel=error
 
@@ -34,6 +37,8 @@ step "web: npm package, Node embedding example, demo page in headless Chromium"
 web/test.sh
 step "examples/python: embedding with the wasmtime PyPI package"
 examples/python/test.sh
+step "examples/sklearn: train, export, pack with no flags, batch a CSV, equal to onnxruntime"
+examples/sklearn/run.sh >/dev/null
 step "deploy: cron wrapper, Dagster, Prefect and Airflow running edgeinfer batch"
 deploy/test.sh
 step "all suites passed"

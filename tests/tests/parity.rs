@@ -77,7 +77,7 @@ fn free_batch_dimension_resolves_on_each_call() {
     let (_, model) = case.packed().unwrap();
     let metadata = model.metadata().unwrap();
     assert_eq!(metadata.inputs[0].shape_string(), "[N,16]");
-    let native = NativeModel::from_onnx(&case.onnx(), &[]).unwrap();
+    let native = NativeModel::from_onnx(&case.onnx(), &Default::default()).unwrap();
     let mut instance = model.instantiate().unwrap();
     for batch in [1usize, 3, 7] {
         let values: Vec<f32> = (0..batch * 16).map(|i| (i as f32 * 0.37).sin()).collect();

@@ -36,7 +36,7 @@ pub(super) struct BenchArgs {
 }
 
 pub(super) fn run(args: BenchArgs) -> Result<()> {
-    let runtime = args.limits.runtime()?;
+    let runtime = args.limits.runtime(&[&args.model])?;
     let model = load_model(&runtime, &args.model)?;
     let metadata = model.metadata()?;
     let inputs = if args.inputs.is_empty() {

@@ -28,7 +28,7 @@ pub(super) struct InferArgs {
 }
 
 pub(super) fn run(args: InferArgs) -> Result<()> {
-    let runtime = args.limits.runtime()?;
+    let runtime = args.limits.runtime(&[&args.model])?;
     let model = load_model(&runtime, &args.model)?;
     let mut instance = model.instantiate()?;
     let metadata = instance.metadata()?;

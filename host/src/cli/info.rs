@@ -16,7 +16,7 @@ pub(super) struct InfoArgs {
 }
 
 pub(super) fn run(args: InfoArgs) -> Result<()> {
-    let runtime = args.limits.runtime()?;
+    let runtime = args.limits.runtime(&[&args.model])?;
     let bytes =
         std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let metadata = load_model(&runtime, &args.model)?.metadata()?;

@@ -76,28 +76,45 @@ pub fn run(cli: Cli) -> Result<u8> {
     }
 }
 
+const DEFAULT_MEMORY_LIMIT: usize = 1 << 30;
+/// wasm32's 4 GiB.
+const MAX_MEMORY_LIMIT: usize = 4 << 30;
+
 /// Sandbox limits shared by the commands that run a model.
 #[derive(Args, Clone)]
 struct LimitArgs {
-    /// Memory limit of a model instance, in MiB
-    #[arg(long, value_name = "MIB", default_value_t = 1024)]
-    memory_limit: usize,
+    /// Memory limit of a model instance, in MiB [default: 1024, or what the model starts
+    /// with plus 256 when that is more]
+    #[arg(long, value_name = "MIB")]
+    memory_limit: Option<usize>,
     /// Deadline of one inference, in seconds; past it the model is stopped
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     deadline: f64,
 }
 
 impl LimitArgs {
-    fn runtime_config(&self) -> RuntimeConfig {
+    /// The limits for running `models`: without `--memory-limit`, 1 GiB, raised for a model
+    /// that starts bigger (a packed model starts with its weights and plan in memory).
+    fn runtime_config(&self, models: &[&std::path::Path]) -> RuntimeConfig {
+        let memory_limit = match self.memory_limit {
+            Some(mib) => mib << 20,
+            None => models
+                .iter()
+                .filter_map(|path| std::fs::read(path).ok())
+                .filter_map(|wasm| edgeinfer::runtime::initial_memory_bytes(&wasm))
+                .map(|initial| initial as usize + (256 << 20))
+                .fold(DEFAULT_MEMORY_LIMIT, usize::max)
+                .min(MAX_MEMORY_LIMIT),
+        };
         RuntimeConfig {
-            memory_limit: self.memory_limit << 20,
+            memory_limit,
             deadline: Duration::from_secs_f64(self.deadline),
             ..RuntimeConfig::default()
         }
     }
 
-    fn runtime(&self) -> Result<Runtime> {
-        Runtime::new(self.runtime_config())
+    fn runtime(&self, models: &[&std::path::Path]) -> Result<Runtime> {
+        Runtime::new(self.runtime_config(models))
     }
 }
 

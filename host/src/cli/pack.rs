@@ -1,7 +1,7 @@
 use super::{cache_dir, human_bytes};
 use anyhow::Result;
 use clap::Args;
-use edgeinfer::pack::{DimValue, InputShape, PackOptions, ShapeRequest};
+use edgeinfer::pack::{DimValue, InputShape, PackOptions, Progress, ShapeRequest};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -55,6 +55,14 @@ pub(super) fn run(args: PackArgs) -> Result<()> {
         no_preinit: args.no_preinit,
         cache_dir: cache_dir(),
         memory_limit: args.memory_limit.map(|mib| mib << 20),
+        progress: if args.json {
+            Progress::default()
+        } else {
+            let started = std::time::Instant::now();
+            Progress::new(move |stage| {
+                eprintln!("  {:>5.1} s  {stage}", started.elapsed().as_secs_f64())
+            })
+        },
     };
     if !args.json {
         eprintln!("packing {} ...", args.model.display());

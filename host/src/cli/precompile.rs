@@ -16,7 +16,7 @@ pub(super) struct PrecompileArgs {
 }
 
 pub(super) fn run(args: PrecompileArgs) -> Result<()> {
-    let runtime = args.limits.runtime()?;
+    let runtime = args.limits.runtime(&[&args.model])?;
     let wasm =
         std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let output = args

@@ -99,7 +99,8 @@ fn options(args: ServeArgs) -> Result<ServeOptions> {
             );
         }
     }
-    let mut runtime = args.limits.runtime_config();
+    let paths: Vec<&std::path::Path> = models.iter().map(|m| m.path.as_path()).collect();
+    let mut runtime = args.limits.runtime_config(&paths);
     runtime.memory_keep_resident = args.keep_resident_mib << 20;
     if let Some(secs) = file.deadline_secs {
         runtime.deadline = Duration::from_secs_f64(secs);

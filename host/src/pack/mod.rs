@@ -3,6 +3,7 @@
 mod guard;
 mod onnx;
 mod preinit;
+mod segments;
 mod shapes;
 
 pub use onnx::{Converted, nnef, onnx_to_nnef};
@@ -32,6 +33,30 @@ pub struct PackOptions {
     /// Linear memory the guest may use while it loads and optimizes the model; default
     /// [`DEFAULT_PREINIT_MEMORY_LIMIT`].
     pub memory_limit: Option<usize>,
+    /// Told each stage as it starts (a big model takes a while in each).
+    pub progress: Progress,
+}
+
+/// A callback told what pack is doing (`converting the ONNX model to NNEF`...).
+#[derive(Clone, Default)]
+pub struct Progress(Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>);
+
+impl Progress {
+    pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Progress {
+        Progress(Some(std::sync::Arc::new(f)))
+    }
+
+    pub(crate) fn stage(&self, what: &str) {
+        if let Some(f) = &self.0 {
+            f(what);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Progress(..)" } else { "Progress(none)" })
+    }
 }
 
 /// What `pack` produced.
@@ -88,6 +113,9 @@ pub fn pack(
     options: &PackOptions,
 ) -> Result<PackReport> {
     let started = Instant::now();
+    options
+        .progress
+        .stage("reading the ONNX model and converting it to NNEF (tract, natively)");
     let (payload, notes) = convert(onnx, options)?;
     let convert_time = started.elapsed();
     let weight_bytes = nnef_weight_bytes(&payload.nnef);
@@ -96,6 +124,7 @@ pub fn pack(
     let packed = preinit::snapshot(runtime, &payload, options)?;
     let preinit_time = started.elapsed();
 
+    options.progress.stage("writing the component");
     write_atomically(output, &packed.component)?;
     Ok(PackReport {
         output: output.to_path_buf(),
@@ -134,7 +163,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn gzip_len(bytes: &[u8]) -> u64 {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    // gzip's default level: what servers and `gzip` use, and much faster than -9 on big models.
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(bytes).expect("writing to memory");
     encoder.finish().expect("writing to memory").len() as u64
 }

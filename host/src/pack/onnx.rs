@@ -23,10 +23,11 @@ pub struct Converted {
 
 /// Reads, analyses and converts an ONNX model.
 pub fn onnx_to_nnef(path: &Path, request: &ShapeRequest) -> Result<Converted> {
-    super::guard::guarded("tract, converting the model", || convert(path, request))
+    super::guard::guarded("tract, converting the model,", || convert(path, request))
 }
 
 fn convert(path: &Path, request: &ShapeRequest) -> Result<Converted> {
+    check_is_onnx_file(path)?;
     let proto = tract_onnx::onnx()
         .proto_model_for_path(path)
         .map_err(|e| anyhow::anyhow!("{e:#}"))
@@ -37,9 +38,12 @@ fn convert(path: &Path, request: &ShapeRequest) -> Result<Converted> {
         .with_context(|| format!("{} holds no graph", path.display()))?;
     check_tensor_io(graph)?;
 
-    let (typed, mut notes) = analyse(&proto, graph, request)?;
+    // External weights (`model.onnx.data`) are found relative to the model's directory.
+    let model_dir = path.parent().map(|d| d.to_string_lossy().into_owned());
+    let (typed, mut notes) = analyse(&proto, model_dir.as_deref(), graph, request)?;
     let (mut typed, input_names, output_names) = typed;
     notes.extend(interface_types(&mut typed, &output_names)?);
+    notes.extend(free_dims_cost(&typed, &input_names)?);
     // The ONNX properties travel in the pack manifest; tract would otherwise write them into
     // the NNEF text, whose string syntax cannot hold every dictionary (quotes, newlines).
     typed.properties.clear();
@@ -79,6 +83,7 @@ type Analysed = (TypedModel, Vec<String>, Vec<String>);
 /// from the inputs alone. With fixed dims that is tried first.
 fn analyse(
     proto: &pb::ModelProto,
+    model_dir: Option<&str>,
     graph: &pb::GraphProto,
     request: &ShapeRequest,
 ) -> Result<(Analysed, Vec<String>)> {
@@ -93,10 +98,17 @@ fn analyse(
         let onnx = onnx()
             .with_ignore_value_info(ignore_declared)
             .with_ignore_output_shapes(ignore_declared);
-        let mut model = onnx
-            .model_for_proto_model(proto)
+        let parsed = onnx
+            .parse(proto, model_dir.or(Some(".")))
             .map_err(|e| anyhow::anyhow!("{e:#}"))
             .context("tract could not read this ONNX graph")?;
+        if !parsed.unresolved_inputs.is_empty() {
+            bail!(
+                "the ONNX graph uses values nothing defines: {}",
+                parsed.unresolved_inputs.join(", ")
+            );
+        }
+        let mut model = parsed.model;
         let input_names = node_names(&model, model.input_outlets()?);
         let output_names: Vec<String> = model
             .output_outlets()?
@@ -136,6 +148,26 @@ fn node_names(model: &InferenceModel, outlets: &[OutletId]) -> Vec<String> {
         .iter()
         .map(|o| model.node(o.node).name.clone())
         .collect()
+}
+
+/// The mistakes a protobuf error would only hint at: an empty file, a WebAssembly file.
+fn check_is_onnx_file(path: &Path) -> Result<()> {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let n = file.read(&mut head)?;
+    if n == 0 {
+        bail!("{} is empty, not an ONNX model", path.display());
+    }
+    if head == *b"\0asm" {
+        bail!(
+            "{} is WebAssembly, not an ONNX model: pack takes the .onnx file a model was \
+             exported to",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Refuses graph inputs and outputs that are not tensors (ZipMap's sequence of maps,
@@ -216,6 +248,29 @@ fn interface_types(model: &mut TypedModel, output_names: &[String]) -> Result<Ve
     }
     model.select_output_outlets(&outputs)?;
     Ok(notes)
+}
+
+/// tract optimizes a convolutional network with a free dimension less well (no depthwise
+/// kernels, fewer fusions: 2-4x slower on MobileNet-class models), so pack says so when it
+/// keeps one.
+fn free_dims_cost(model: &TypedModel, input_names: &[String]) -> Result<Option<String>> {
+    let has_conv = model.nodes().iter().any(|n| n.op.name().contains("Conv"));
+    let mut free = vec![];
+    for (ix, outlet) in model.input_outlets()?.iter().enumerate() {
+        let shape = &model.outlet_fact(*outlet)?.shape;
+        if shape.iter().any(|d| d.to_i64().is_err()) {
+            free.push(format!("{} [{shape:?}]", input_names[ix]));
+        }
+    }
+    if !has_conv || free.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "free dims kept ({}): each call may pick their sizes, but tract runs convolutions with \
+         free dims 2-4x slower than fixed ones; if you feed one shape, fix it with \
+         --input-shape",
+        free.join("; ")
+    )))
 }
 
 /// The ONNX `metadata_props` as they are, plus who produced the model.

@@ -53,6 +53,9 @@ pub(super) fn snapshot(
         None => runtime.load_bytes(&instrumented)?,
     };
 
+    options
+        .progress
+        .stage("pre-initializing: the guest parses, optimizes and warms up the model");
     let (eager, fallback_reason) = if payload.manifest.preinit {
         match guest.instantiate_unpacked(payload) {
             Ok(instance) => (Some(instance), None),
@@ -87,6 +90,9 @@ pub(super) fn snapshot(
     };
 
     let memory_peak = instance.memory_peak_bytes();
+    options
+        .progress
+        .stage("snapshotting the guest's memory into the component");
     let (store, raw) = instance.raw_parts();
     // wasmtime-wizer unwraps the errors of its calls into the guest.
     let component = super::guard::guarded("snapshotting the pre-initialized guest", || {
@@ -99,6 +105,8 @@ pub(super) fn snapshot(
         ))
         .map_err(anyhow::Error::from)
     })?;
+    let component = super::segments::resegment(&component)
+        .context("re-cutting the snapshot's data segments")?;
     Ok(Snapshot {
         component,
         preinitialized,

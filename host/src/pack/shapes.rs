@@ -92,8 +92,8 @@ pub(super) fn name_anonymous_dims(
         let mut renamed = vec![];
         for (axis, dim) in fact.shape.dims().enumerate() {
             match dim {
-                GenericFactoid::Only(d) => dims.push(d.clone()),
-                GenericFactoid::Any => {
+                GenericFactoid::Only(d) if !is_placeholder(d) => dims.push(d.clone()),
+                _ => {
                     // A declared name means the same dim wherever it appears (ONNX's rule), an
                     // anonymous one is its own dim.
                     let declared = declared
@@ -122,6 +122,12 @@ pub(super) fn name_anonymous_dims(
         ));
     }
     Ok(notes)
+}
+
+/// tf2onnx names every unknown dim `unk__<n>`, a different name for each, even for the batch
+/// that several inputs share: a placeholder, not a name.
+fn is_placeholder(dim: &TDim) -> bool {
+    matches!(dim, TDim::Sym(s) if s.to_string().starts_with("unk__"))
 }
 
 /// The `dim_param` of each axis of a graph input, as declared (None for a fixed dim).
@@ -297,15 +303,19 @@ pub(super) fn free_dims_hint(
         whole.push(format!("--input-shape {name}={}", dims.join(",")));
     }
     let mut advice = format!(
-        "the inputs have free dimensions ({}): {}; fix the ones tract cannot reason about to \
-         the sizes you will feed, e.g. ",
+        "the inputs have free dimensions ({}): {}; fix them to the sizes you will feed, e.g. \
+         `{}`",
         symbols.iter().cloned().collect::<Vec<_>>().join(", "),
-        shapes.join(", ")
+        shapes.join(", "),
+        whole.join(" ")
     );
     if !keep_batch.is_empty() {
-        advice += &format!("`{}` (the batch stays free) or ", keep_batch.join(" "));
+        advice += &format!(
+            ", or only the ones tract cannot reason about, e.g. `{}` (the batch stays free; \
+             plans with free dims run slower)",
+            keep_batch.join(" ")
+        );
     }
-    advice += &format!("`{}`", whole.join(" "));
     Ok(Some(advice))
 }
 

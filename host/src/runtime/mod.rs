@@ -133,6 +133,7 @@ impl Runtime {
             &key[..16],
             wasmtime_version()
         ));
+        check_fits_memory_limit(wasm, self.inner.config.memory_limit)?;
         if path.exists()
             && let Ok(component) = self.deserialize_file(&path)
         {
@@ -162,6 +163,7 @@ impl Runtime {
 
     fn compile(&self, wasm: &[u8]) -> Result<Component> {
         check_is_component(wasm)?;
+        check_fits_memory_limit(wasm, self.inner.config.memory_limit)?;
         Ok(Component::new(&self.inner.engine, wasm)?)
     }
 
@@ -179,6 +181,41 @@ impl Runtime {
             .with_context(|| format!("loading precompiled {}", path.display()))?;
         Ok(component)
     }
+}
+
+/// Bytes of linear memory a component starts with (its largest memory's minimum). A packed
+/// model's snapshot records the memory its pre-initialization grew to, so big models start
+/// big; `None` for bytes that do not parse (a .cwasm, say).
+pub fn initial_memory_bytes(wasm: &[u8]) -> Option<u64> {
+    let mut largest = None;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let wasmparser::Payload::MemorySection(reader) = payload.ok()? {
+            for memory in reader {
+                let memory = memory.ok()?;
+                let page = 1u64 << memory.page_size_log2.unwrap_or(16);
+                let bytes = memory.initial.saturating_mul(page);
+                largest = Some(largest.unwrap_or(0).max(bytes));
+            }
+        }
+    }
+    largest
+}
+
+/// Refuses, with the flag that fixes it, a component that starts with more memory than the
+/// limit allows (wasmtime's own error speaks of pooling allocator slots).
+fn check_fits_memory_limit(wasm: &[u8], limit: usize) -> Result<()> {
+    if let Some(initial) = initial_memory_bytes(wasm)
+        && initial > limit as u64
+    {
+        anyhow::bail!(
+            "the model starts with {} MiB of linear memory (its weights and plan), more than the \
+             memory limit of {} MiB: raise it, e.g. --memory-limit {}",
+            initial >> 20,
+            limit >> 20,
+            (initial >> 20) + 256
+        );
+    }
+    Ok(())
 }
 
 fn wasmtime_version() -> &'static str {

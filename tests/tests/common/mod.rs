@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use anyhow::{Context, Result};
-use edgeinfer::pack::{InputShape, PackOptions, ShapeRequest};
+use edgeinfer::pack::{DimValue, InputShape, PackOptions, ShapeRequest};
 use edgeinfer::{Model, Runtime, RuntimeConfig, Tensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,7 @@ pub struct ModelCase {
     pub name: String,
     pub dir: PathBuf,
     pub input_shapes: Vec<InputShape>,
+    pub dims: Vec<DimValue>,
     pub tolerance: f64,
     pub labels: Vec<String>,
 }
@@ -55,6 +56,12 @@ pub fn model_cases(kind: &'static str) -> Vec<ModelCase> {
             name: name.clone(),
             dir: models_dir().join(kind).join(name),
             input_shapes: c["input_shape"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| s.as_str().unwrap().parse().unwrap())
+                .collect(),
+            dims: c["dims"]
                 .as_array()
                 .into_iter()
                 .flatten()
@@ -95,11 +102,10 @@ impl ModelCase {
             version: Some("1".into()),
             shapes: ShapeRequest {
                 input_shapes: self.input_shapes.clone(),
-                dims: vec![],
+                dims: self.dims.clone(),
             },
-            no_preinit: false,
             cache_dir: Some(cache_dir()),
-            memory_limit: None,
+            ..PackOptions::default()
         }
     }
 
