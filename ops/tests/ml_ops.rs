@@ -299,6 +299,11 @@ cases!(
     lgbm_regressor,
     lgbm_classifier_binary,
     lgbm_classifier_3_classes,
+    gelu_erf,
+    gelu_erf_torch,
+    gelu_op,
+    mod_fmod_float,
+    mod_int64,
     refuse_label_encoder_strings,
     refuse_label_encoder_v1,
     refuse_one_hot_encoder_strings,
@@ -355,4 +360,47 @@ fn lgbm_label_is_tdim_without_the_pack_patch() {
         patched.outlet_label(patched.outputs[0]),
         typed.outlet_label(label)
     );
+}
+
+/// The GELU and Mod cases prove the NNEF forms of `edgeinfer_ops::core_forms` only if their
+/// decluttered graphs hold the ops: GELU fused into `GeluExact`, Mod as `Rem`, and tract's own
+/// registries unable to write them.
+#[test]
+fn core_forms_cases_hold_the_ops() {
+    for (case, op) in [
+        ("gelu_erf", "GeluExact"),
+        ("gelu_erf_torch", "GeluExact"),
+        ("gelu_op", "GeluExact"),
+        ("mod_fmod_float", "Rem"),
+        ("mod_int64", "Rem"),
+    ] {
+        let typed = onnx()
+            .model_for_path(models_dir().join(format!("{case}.onnx")))
+            .unwrap()
+            .into_typed()
+            .unwrap()
+            .into_decluttered()
+            .unwrap();
+        let names: Vec<String> = typed
+            .nodes()
+            .iter()
+            .map(|n| n.op.name().to_string())
+            .collect();
+        assert!(
+            names.iter().any(|n| n == op),
+            "{case}: no {op} in the decluttered graph: {names:?}"
+        );
+        if op == "GeluExact" {
+            assert!(!names.iter().any(|n| n == "Erf"), "{case}: {names:?}");
+        }
+        let mut plain = tract_nnef::nnef().with_onnx();
+        plain.allow_extended_identifier_syntax(true);
+        let err = plain
+            .write_to_tar(&typed, &mut vec![])
+            .expect_err("tract alone now writes it: core_forms may drop it");
+        assert!(
+            format!("{err:#}").contains("No serializer"),
+            "{case}: {err:#}"
+        );
+    }
 }

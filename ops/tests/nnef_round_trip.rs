@@ -1,0 +1,152 @@
+//! NNEF round trips of real models, as pack does them (ONNX -> typed -> decluttered -> NNEF ->
+//! read back -> optimized), over the corpus (`models/corpus/fetch`; `EDGEINFER_CORPUS` names
+//! another corpus folder; `EDGEINFER_ONLY=a,b` picks models). Ignored by default: it reads
+//! every corpus model, some large. Prints one line per model: where it fails, if it does, and
+//! the tract-core ops of the decluttered graph that no NNEF registry serializes.
+//!
+//! ```text
+//! cargo test -p edgeinfer-ops --features onnx --release --test nnef_round_trip -- --ignored --nocapture
+//! ```
+
+use std::path::{Path, PathBuf};
+use tract_onnx::prelude::*;
+
+fn corpus_dir() -> PathBuf {
+    std::env::var_os("EDGEINFER_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/corpus"))
+}
+
+fn onnx() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    edgeinfer_ops::register_onnx(&mut onnx);
+    onnx
+}
+
+/// The guest's framework (guest/src/model.rs, host/src/pack/onnx.rs).
+fn nnef() -> tract_nnef::framework::Nnef {
+    let mut nnef = tract_nnef::nnef().with_onnx();
+    nnef.allow_extended_identifier_syntax(true);
+    edgeinfer_ops::register_nnef(&mut nnef);
+    nnef
+}
+
+/// Declared input shapes, unknown dims made symbols as pack names them (`N` on axis 0).
+fn typed(path: &Path) -> TractResult<TypedModel> {
+    use tract_onnx::tract_hir::infer::GenericFactoid;
+    let mut model = onnx().model_for_path(path)?;
+    for ix in 0..model.input_outlets()?.len() {
+        let mut fact = model.input_fact(ix)?.clone();
+        if fact.shape.is_open() {
+            continue;
+        }
+        let dims: TVec<TDim> = fact
+            .shape
+            .dims()
+            .enumerate()
+            .map(|(axis, dim)| match dim {
+                GenericFactoid::Only(d) => d.clone(),
+                GenericFactoid::Any if axis == 0 => model.symbols.sym("N").into(),
+                GenericFactoid::Any => model.symbols.new_with_prefix(&format!("d{axis}")).into(),
+            })
+            .collect();
+        fact.shape = dims.into_iter().collect();
+        model.set_input_fact(ix, fact)?;
+    }
+    model.into_typed()?.into_decluttered()
+}
+
+/// Ops of `model` that no registry of `nnef` serializes.
+fn unserializable(model: &TypedModel) -> Vec<String> {
+    let nnef = nnef();
+    let mut found = vec![];
+    for node in model.nodes() {
+        let mut single = TypedModel::default();
+        let Ok(inputs) = node
+            .inputs
+            .iter()
+            .enumerate()
+            .map(|(ix, i)| {
+                let fact = model.outlet_fact(*i)?.clone();
+                single.add_source(format!("i{ix}"), fact.without_value())
+            })
+            .collect::<TractResult<TVec<_>>>()
+        else {
+            continue;
+        };
+        if node.op_is::<tract_onnx::tract_core::ops::source::TypedSource>() {
+            continue;
+        }
+        let Ok(outputs) = single.wire_node(&node.name, node.op.clone(), &inputs) else {
+            continue;
+        };
+        if single.select_output_outlets(&outputs).is_err() {
+            continue;
+        }
+        let mut sink = vec![];
+        if let Err(e) = nnef.write_to_tar(&single, &mut sink) {
+            let e = format!("{e:#}");
+            if e.contains("No serializer") {
+                let name = format!("{:?}", node.op);
+                let name = name.split(['(', ' ', '{']).next().unwrap_or("").to_string();
+                let label = format!("{} ({name})", node.op.name());
+                if !found.contains(&label) {
+                    found.push(label);
+                }
+            }
+        }
+    }
+    found
+}
+
+fn round_trip(path: &Path) -> Result<(), String> {
+    let typed = typed(path).map_err(|e| format!("analysis: {e:#}"))?;
+    let gaps = unserializable(&typed);
+    if !gaps.is_empty() {
+        return Err(format!("no NNEF form for: {}", gaps.join(", ")));
+    }
+    let nnef = nnef();
+    let mut tar = vec![];
+    nnef.write_to_tar_with_config(&typed, &mut tar, false, true)
+        .map_err(|e| format!("writing NNEF: {e:#}"))?;
+    let reloaded = nnef
+        .model_for_read(&mut &tar[..])
+        .map_err(|e| format!("reading NNEF: {e:#}"))?;
+    reloaded
+        .into_optimized()
+        .map_err(|e| format!("optimizing the reloaded model: {e:#}"))?;
+    Ok(())
+}
+
+#[test]
+#[ignore]
+fn corpus_nnef_round_trips() {
+    let corpus = corpus_dir();
+    let only: Option<Vec<String>> = std::env::var("EDGEINFER_ONLY")
+        .ok()
+        .map(|s| s.split(',').map(str::to_string).collect());
+    let mut names: Vec<String> = std::fs::read_dir(&corpus)
+        .unwrap_or_else(|e| panic!("{}: {e} (models/corpus/fetch)", corpus.display()))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("model.onnx").exists())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| only.as_ref().is_none_or(|o| o.contains(n)))
+        .collect();
+    names.sort();
+    let mut failed = 0;
+    for name in &names {
+        let path = corpus.join(name).join("model.onnx");
+        let t = std::time::Instant::now();
+        let result = std::panic::catch_unwind(|| round_trip(&path))
+            .unwrap_or_else(|_| Err("panic".to_string()));
+        match result {
+            Ok(()) => println!("ok   {name} ({:.1} s)", t.elapsed().as_secs_f32()),
+            Err(e) => {
+                failed += 1;
+                let e: String = e.chars().take(600).collect();
+                println!("FAIL {name}: {e}");
+            }
+        }
+    }
+    println!("{failed} of {} fail", names.len());
+}
