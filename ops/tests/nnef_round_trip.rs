@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::internal::{TractErrorContext, bail};
 
 fn corpus_dir() -> PathBuf {
     std::env::var_os("EDGEINFER_CORPUS")
@@ -31,8 +32,51 @@ fn nnef() -> tract_nnef::framework::Nnef {
     nnef
 }
 
-/// Declared input shapes, unknown dims made symbols as pack names them (`N` on axis 0).
+/// Declared input shapes, unknown dims made symbols as pack names them (`N` on axis 0); when
+/// tract cannot analyse that, the shapes of the case's stored inputs (`case.json`), as a user
+/// would fix them with pack's `--input-shape`.
 fn typed(path: &Path) -> TractResult<TypedModel> {
+    symbolic(path).or_else(|e| {
+        concrete(path).with_context(|| format!("with symbolic dims: {e:#}; with the inputs' shapes"))
+    })
+}
+
+fn concrete(path: &Path) -> TractResult<TypedModel> {
+    let case: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path.with_file_name("case.json"))?)?;
+    // as pack's second analysis: declared intermediate and output shapes ignored
+    let mut model = onnx()
+        .with_ignore_value_info(true)
+        .with_ignore_output_shapes(true)
+        .model_for_path(path)?;
+    for input in case["inputs"].as_array().context("case.json: no inputs")? {
+        let name = input["name"].as_str().context("input name")?;
+        let ix = model
+            .input_outlets()?
+            .iter()
+            .position(|o| model.node(o.node).name == name)
+            .with_context(|| format!("no input {name}"))?;
+        let dt = match input["dtype"].as_str().context("dtype")? {
+            "float32" => f32::datum_type(),
+            "float64" => f64::datum_type(),
+            "int64" => i64::datum_type(),
+            "int32" => i32::datum_type(),
+            "uint8" => u8::datum_type(),
+            "bool" => bool::datum_type(),
+            other => bail!("dtype {other}"),
+        };
+        let shape: Vec<usize> = input["shape"]
+            .as_array()
+            .context("shape")?
+            .iter()
+            .map(|d| d.as_u64().unwrap_or(1) as usize)
+            .collect();
+        model.set_input_fact(ix, dt.fact(&shape).into())?;
+    }
+    model.into_typed()?.into_decluttered()
+}
+
+fn symbolic(path: &Path) -> TractResult<TypedModel> {
     use tract_onnx::tract_hir::infer::GenericFactoid;
     let mut model = onnx().model_for_path(path)?;
     for ix in 0..model.input_outlets()?.len() {
@@ -99,8 +143,11 @@ fn unserializable(model: &TypedModel) -> Vec<String> {
     found
 }
 
-fn round_trip(path: &Path) -> Result<(), String> {
-    let typed = typed(path).map_err(|e| format!("analysis: {e:#}"))?;
+/// On success, the edgeinfer-ops forms the NNEF text uses, with their counts.
+fn round_trip(path: &Path) -> Result<String, String> {
+    let mut typed = typed(path).map_err(|e| format!("analysis: {e:#}"))?;
+    // as pack: the ONNX properties travel beside the NNEF (its strings cannot hold them all)
+    typed.properties.clear();
     let gaps = unserializable(&typed);
     if !gaps.is_empty() {
         return Err(format!("no NNEF form for: {}", gaps.join(", ")));
@@ -109,13 +156,31 @@ fn round_trip(path: &Path) -> Result<(), String> {
     let mut tar = vec![];
     nnef.write_to_tar_with_config(&typed, &mut tar, false, true)
         .map_err(|e| format!("writing NNEF: {e:#}"))?;
-    let reloaded = nnef
-        .model_for_read(&mut &tar[..])
-        .map_err(|e| format!("reading NNEF: {e:#}"))?;
+    let reloaded = nnef.model_for_read(&mut &tar[..]).map_err(|e| {
+        if let Ok(dir) = std::env::var("EDGEINFER_KEEP_NNEF") {
+            let name = path.parent().unwrap().file_name().unwrap();
+            let _ = std::fs::write(Path::new(&dir).join(name).with_extension("nnef.tar"), &tar);
+        }
+        format!("reading NNEF: {e:#}")
+    })?;
     reloaded
         .into_optimized()
         .map_err(|e| format!("optimizing the reloaded model: {e:#}"))?;
-    Ok(())
+    let text = String::from_utf8_lossy(&tar);
+    let mut used = vec![];
+    for form in [
+        "edgeinfer_core_gelu_exact",
+        "edgeinfer_core_rem",
+        "edgeinfer_ml_tree_ensemble",
+        "edgeinfer_ml_label_encoder",
+        "edgeinfer_ml_svm_multiclass_probability",
+    ] {
+        let n = text.matches(&format!("{form}(")).count();
+        if n > 0 {
+            used.push(format!("{form} x{n}"));
+        }
+    }
+    Ok(used.join(", "))
 }
 
 #[test]
@@ -140,7 +205,7 @@ fn corpus_nnef_round_trips() {
         let result = std::panic::catch_unwind(|| round_trip(&path))
             .unwrap_or_else(|_| Err("panic".to_string()));
         match result {
-            Ok(()) => println!("ok   {name} ({:.1} s)", t.elapsed().as_secs_f32()),
+            Ok(used) => println!("ok   {name} ({:.1} s) {used}", t.elapsed().as_secs_f32()),
             Err(e) => {
                 failed += 1;
                 let e: String = e.chars().take(600).collect();
