@@ -9,7 +9,8 @@
 //!   - [`nnef`] (registry `edgeinfer_ml`): the few custom typed ops that cannot be written
 //!     with tract's core ops (or not fast enough), with their NNEF form;
 //!   - [`core_forms`] (registry `edgeinfer_core`): NNEF forms for tract-core ops whose form
-//!     tract lacks (`GeluExact`, `Rem`), so that models holding them can be packed.
+//!     tract lacks (`GeluExact`, `Rem`, `QuantizeLinearU8`/`I8`, `DequantizeLinearF32`), so
+//!     that models holding them can be packed.
 //! - **pack time** (feature `onnx`, host only): the ONNX loaders. [`register_onnx`] adds them to
 //!   a `tract_onnx::Onnx`. Most operators decompose at load time into tract core ops (so they
 //!   need nothing new in the guest and serialize to NNEF as they are):

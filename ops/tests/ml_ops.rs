@@ -117,6 +117,8 @@ fn read_npy(path: &Path) -> Tensor {
         "'<i8'" => array::<i64>(npy, &shape),
         "'<i4'" => array::<i32>(npy, &shape),
         "'|b1'" => array::<bool>(npy, &shape),
+        "'|u1'" => array::<u8>(npy, &shape),
+        "'|i1'" => array::<i8>(npy, &shape),
         other => panic!("{}: unexpected dtype {other}", path.display()),
     }
 }
@@ -304,6 +306,8 @@ cases!(
     gelu_op,
     mod_fmod_float,
     mod_int64,
+    quantize_dequantize_u8,
+    quantize_dequantize_i8,
     refuse_label_encoder_strings,
     refuse_label_encoder_v1,
     refuse_one_hot_encoder_strings,
@@ -362,9 +366,9 @@ fn lgbm_label_is_tdim_without_the_pack_patch() {
     );
 }
 
-/// The GELU and Mod cases prove the NNEF forms of `edgeinfer_ops::core_forms` only if their
-/// decluttered graphs hold the ops: GELU fused into `GeluExact`, Mod as `Rem`, and tract's own
-/// registries unable to write them.
+/// The GELU, Mod and QDQ cases prove the NNEF forms of `edgeinfer_ops::core_forms` only if
+/// their decluttered graphs hold the ops (GELU fused into `GeluExact`, Mod as `Rem`, the
+/// quantize / dequantize pair left as it is) and tract's own registries cannot write them.
 #[test]
 fn core_forms_cases_hold_the_ops() {
     for (case, op) in [
@@ -373,6 +377,10 @@ fn core_forms_cases_hold_the_ops() {
         ("gelu_op", "GeluExact"),
         ("mod_fmod_float", "Rem"),
         ("mod_int64", "Rem"),
+        ("quantize_dequantize_u8", "QuantizeLinearU8"),
+        ("quantize_dequantize_u8", "DequantizeLinearF32"),
+        ("quantize_dequantize_i8", "QuantizeLinearI8"),
+        ("quantize_dequantize_i8", "DequantizeLinearF32"),
     ] {
         let typed = onnx()
             .model_for_path(models_dir().join(format!("{case}.onnx")))

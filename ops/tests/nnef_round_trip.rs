@@ -37,7 +37,8 @@ fn nnef() -> tract_nnef::framework::Nnef {
 /// would fix them with pack's `--input-shape`.
 fn typed(path: &Path) -> TractResult<TypedModel> {
     symbolic(path).or_else(|e| {
-        concrete(path).with_context(|| format!("with symbolic dims: {e:#}; with the inputs' shapes"))
+        concrete(path)
+            .with_context(|| format!("with symbolic dims: {e:#}; with the inputs' shapes"))
     })
 }
 

@@ -619,6 +619,22 @@ m = model_of([oh.make_node("Mod", ["x", "d"], ["y"])], [vi("x", TP.INT64, ["N", 
 add_case("mod_int64", m, [{"x": rng.integers(-20, 20, size=(5, 6)).astype(np.int64)},
                           {"x": rng.integers(-20, 20, size=(2, 6)).astype(np.int64)}])
 
+# QuantizeLinear -> DequantizeLinear on an activation (a QDQ model's edges): tract keeps
+# QuantizeLinearU8/I8 and DequantizeLinearF32
+for qname, zdt, zp in [("u8", np.uint8, 118), ("i8", np.int8, -5)]:
+    qelem = TP.UINT8 if zdt == np.uint8 else TP.INT8
+    m = model_of(
+        [oh.make_node("QuantizeLinear", ["x", "scale", "zero_point"], ["q"]),
+         oh.make_node("DequantizeLinear", ["q", "scale", "zero_point"], ["dq"]),
+         oh.make_node("Relu", ["dq"], ["y"])],
+        [vi("x", TP.FLOAT, ["N", 8])],
+        [vi("q", qelem, ["N", 8]), vi("y", TP.FLOAT, ["N", 8])],
+        initializers=[numpy_helper.from_array(np.array(0.0625, np.float32), "scale"),
+                      numpy_helper.from_array(np.array(zp, zdt), "zero_point")])
+    # scale a power of two: x / s and x * (1 / s) (tract's form) are the same number
+    add_case(f"quantize_dequantize_{qname}", m, [{"x": normal(5, 8) * 6}, {"x": normal(2, 8) * 6}],
+             note="values beyond the range saturate")
+
 with open(os.path.join(OUT, "cases.json"), "w") as f:
     json.dump({"generated_by": "ops/tests/models/gen.py", "cases": CASES}, f, indent=1)
     f.write("\n")
