@@ -10,7 +10,11 @@
 //!     with tract's core ops (or not fast enough), with their NNEF form;
 //!   - [`core_forms`] (registry `edgeinfer_core`): NNEF forms for tract-core ops whose form
 //!     tract lacks (`GeluExact`, `Rem`, `QuantizeLinearU8`/`I8`, `DequantizeLinearF32`), so
-//!     that models holding them can be packed.
+//!     that models holding them can be packed;
+//!   - [`repair_reloaded`]: works around two tract 0.23.9 bugs that make a model read back
+//!     from NNEF fail to optimize (a Scan over a constant, a Downsample after a Reshape of its
+//!     axis); the guest calls it between reading the NNEF and optimizing, and so does pack's
+//!     round-trip check.
 //! - **pack time** (feature `onnx`, host only): the ONNX loaders. [`register_onnx`] adds them to
 //!   a `tract_onnx::Onnx`. Most operators decompose at load time into tract core ops (so they
 //!   need nothing new in the guest and serialize to NNEF as they are):
@@ -40,6 +44,9 @@ pub mod core_forms;
 pub mod nnef;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+pub mod repair;
+
+pub use repair::repair_reloaded;
 
 #[cfg(feature = "onnx")]
 pub use onnx::register_onnx;

@@ -2,7 +2,9 @@
 //! read back -> optimized), over the corpus (`models/corpus/fetch`; `EDGEINFER_CORPUS` names
 //! another corpus folder; `EDGEINFER_ONLY=a,b` picks models). Ignored by default: it reads
 //! every corpus model, some large. Prints one line per model: where it fails, if it does, and
-//! the tract-core ops of the decluttered graph that no NNEF registry serializes.
+//! the tract-core ops of the decluttered graph that no NNEF registry serializes. The reloaded
+//! model gets [`edgeinfer_ops::repair_reloaded`] as the guest's should (`EDGEINFER_NO_REPAIR=1`:
+//! not).
 //!
 //! ```text
 //! cargo test -p edgeinfer-ops --features onnx --release --test nnef_round_trip -- --ignored --nocapture
@@ -157,16 +159,35 @@ fn round_trip(path: &Path) -> Result<String, String> {
     let mut tar = vec![];
     nnef.write_to_tar_with_config(&typed, &mut tar, false, true)
         .map_err(|e| format!("writing NNEF: {e:#}"))?;
-    let reloaded = nnef.model_for_read(&mut &tar[..]).map_err(|e| {
+    // EDGEINFER_KEEP_NNEF=dir: the NNEF of models that fail from here on is kept there
+    let keep = |e: String| {
         if let Ok(dir) = std::env::var("EDGEINFER_KEEP_NNEF") {
             let name = path.parent().unwrap().file_name().unwrap();
             let _ = std::fs::write(Path::new(&dir).join(name).with_extension("nnef.tar"), &tar);
         }
-        format!("reading NNEF: {e:#}")
-    })?;
-    reloaded
+        e
+    };
+    let mut reloaded = nnef
+        .model_for_read(&mut &tar[..])
+        .map_err(|e| keep(format!("reading NNEF: {e:#}")))?;
+    // as the guest should (EDGEINFER_NO_REPAIR=1: tract's behaviour alone)
+    if std::env::var_os("EDGEINFER_NO_REPAIR").is_none() {
+        edgeinfer_ops::repair_reloaded(&mut reloaded).map_err(|e| format!("repair: {e:#}"))?;
+    }
+    if std::env::var_os("EDGEINFER_REDECLUTTER").is_some() {
+        // does a second declutter of pack's graph fail the same way, without NNEF?
+        if let Err(e) = typed.clone().into_decluttered() {
+            println!("  (decluttering pack's graph again, no NNEF: {e:#})");
+        }
+    }
+    let optimized = reloaded
         .into_optimized()
-        .map_err(|e| format!("optimizing the reloaded model: {e:#}"))?;
+        .map_err(|e| keep(format!("optimizing the reloaded model: {e:#}")))?;
+    let checked = if std::env::var_os("EDGEINFER_RUN").is_some() {
+        run_case(path, optimized)?
+    } else {
+        String::new()
+    };
     let text = String::from_utf8_lossy(&tar);
     let mut used = vec![];
     for form in [
@@ -181,7 +202,85 @@ fn round_trip(path: &Path) -> Result<String, String> {
             used.push(format!("{form} x{n}"));
         }
     }
-    Ok(used.join(", "))
+    Ok(format!("{checked}{}", used.join(", ")))
+}
+
+fn read_npy(path: &Path) -> Result<Tensor, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| e.to_string())?;
+    let shape: Vec<usize> = npy.shape().iter().map(|d| *d as usize).collect();
+    fn array<T: npyz::Deserialize + Datum>(npy: npyz::NpyFile<&[u8]>, shape: &[usize]) -> Tensor {
+        tract_ndarray::ArrayD::from_shape_vec(shape, npy.into_vec::<T>().unwrap())
+            .unwrap()
+            .into_tensor()
+    }
+    Ok(match npy.dtype().descr().as_str() {
+        "'<f4'" => array::<f32>(npy, &shape),
+        "'<f8'" => array::<f64>(npy, &shape),
+        "'<i8'" => array::<i64>(npy, &shape),
+        "'<i4'" => array::<i32>(npy, &shape),
+        "'|u1'" => array::<u8>(npy, &shape),
+        "'|b1'" => array::<bool>(npy, &shape),
+        other => return Err(format!("{}: dtype {other}", path.display())),
+    })
+}
+
+/// Runs the optimized model on the case's stored inputs, against onnxruntime's outputs.
+fn run_case(path: &Path, model: TypedModel) -> Result<String, String> {
+    let dir = path.parent().unwrap();
+    let case: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("case.json")).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let names: Vec<String> = model
+        .input_outlets()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|o| model.node(o.node).name.clone())
+        .collect();
+    let mut inputs = tvec![];
+    for name in &names {
+        let input = case["inputs"]
+            .as_array()
+            .and_then(|a| a.iter().find(|i| i["name"] == name.as_str()))
+            .ok_or(format!("no stored input {name}"))?;
+        inputs.push(read_npy(&dir.join(input["file"].as_str().unwrap()))?.into_tvalue());
+    }
+    let plan = model.into_runnable().map_err(|e| format!("{e:#}"))?;
+    let outputs = plan.run(inputs).map_err(|e| format!("running: {e:#}"))?;
+    let (atol, rtol) = (
+        case["atol"].as_f64().unwrap_or(1e-4),
+        case["rtol"].as_f64().unwrap_or(1e-4),
+    );
+    let mut worst = 0f64;
+    for (got, want) in outputs.iter().zip(case["outputs"].as_array().unwrap()) {
+        let want = read_npy(&dir.join(want["file"].as_str().unwrap()))?;
+        let got = got.cast_to::<f64>().map_err(|e| e.to_string())?;
+        let want = want.cast_to::<f64>().map_err(|e| e.to_string())?;
+        let (got, want) = (
+            got.try_as_plain_ram()
+                .unwrap()
+                .as_slice::<f64>()
+                .unwrap()
+                .to_vec(),
+            want.try_as_plain_ram()
+                .unwrap()
+                .as_slice::<f64>()
+                .unwrap()
+                .to_vec(),
+        );
+        if got.len() != want.len() {
+            return Err(format!("{} values, onnxruntime {}", got.len(), want.len()));
+        }
+        for (g, w) in got.iter().zip(&want) {
+            let err = (g - w).abs();
+            if err > atol + rtol * w.abs() {
+                return Err(format!("output {g}, onnxruntime {w}"));
+            }
+            worst = worst.max(err);
+        }
+    }
+    Ok(format!("matches onnxruntime (max abs error {worst:.1e}) "))
 }
 
 #[test]

@@ -635,6 +635,15 @@ for qname, zdt, zp in [("u8", np.uint8, 118), ("i8", np.int8, -5)]:
     add_case(f"quantize_dequantize_{qname}", m, [{"x": normal(5, 8) * 6}, {"x": normal(2, 8) * 6}],
              note="values beyond the range saturate")
 
+# skl2onnx's nearest neighbours: a Scan over the training data (a constant), which tract-nnef
+# 0.23.9 reloads with the constant in the body's input fact (edgeinfer_ops::repair_reloaded)
+from sklearn import neighbors  # noqa: E402
+
+Xk = normal(30, 4)
+skl("skl_knn_classifier",
+    neighbors.KNeighborsClassifier(n_neighbors=3).fit(Xk, np.digitize(Xk[:, 0], [-0.5, 0.5])),
+    Xk, [{"X": normal(5, 4)}, {"X": normal(2, 4)}], options={"zipmap": False})
+
 with open(os.path.join(OUT, "cases.json"), "w") as f:
     json.dump({"generated_by": "ops/tests/models/gen.py", "cases": CASES}, f, indent=1)
     f.write("\n")
