@@ -1,11 +1,20 @@
-//! tract operators edgeinfer adds for `ai.onnx.ml`: what scikit-learn (skl2onnx), LightGBM
-//! and XGBoost (onnxmltools) export and tract 0.23 does not read.
+//! tract operators and NNEF forms edgeinfer adds: the `ai.onnx.ml` operators scikit-learn
+//! (skl2onnx), LightGBM and XGBoost (onnxmltools) export and tract 0.23 does not read (or reads
+//! too slowly), and NNEF forms for tract-core operators that tract 0.23.9 cannot write to NNEF.
 //!
 //! Two halves, split like tract's own `tract-onnx` / `tract-onnx-opl`:
 //!
-//! - **run time** (default features, built into the wasm guest): the few custom typed ops that
-//!   cannot be written with tract's core ops, with their NNEF form. [`register_nnef`] adds them
-//!   to an NNEF framework.
+//! - **run time** (default features, built into the wasm guest), both added to an NNEF
+//!   framework by [`register_nnef`]:
+//!   - [`nnef`] (registry `edgeinfer_ml`): the few custom typed ops that cannot be written
+//!     with tract's core ops (or not fast enough), with their NNEF form;
+//!   - [`core_forms`] (registry `edgeinfer_core`): NNEF forms for tract-core ops whose form
+//!     tract lacks (`GeluExact`, `Rem`, `QuantizeLinearU8`/`I8`, `DequantizeLinearF32`), so
+//!     that models holding them can be packed;
+//!   - [`repair_reloaded`]: works around two tract 0.23.9 bugs that make a model read back
+//!     from NNEF fail to optimize (a Scan over a constant, a Downsample after a Reshape of its
+//!     axis); the guest calls it between reading the NNEF and optimizing, and so does pack's
+//!     round-trip check.
 //! - **pack time** (feature `onnx`, host only): the ONNX loaders. [`register_onnx`] adds them to
 //!   a `tract_onnx::Onnx`. Most operators decompose at load time into tract core ops (so they
 //!   need nothing new in the guest and serialize to NNEF as they are):
@@ -18,8 +27,8 @@
 //! | `OneHotEncoder` (integer categories) | eq against the categories, cast |
 //! | `ArrayFeatureExtractor` | gather on the last axis |
 //! | `FeatureVectorizer` | cast, slice / pad, concat |
-//! | `TreeEnsembleRegressor` | tract-onnx-opl's tree ensemble (targets as classes), add, div, post transform |
-//! | `TreeEnsembleClassifier` (replaces tract-onnx's loader, whose binary labels are wrong) | the same ensemble, base values, argmax or onnxruntime's binary rule, post transform |
+//! | `TreeEnsembleRegressor` | [`nnef::TreeEnsemble`] (sum or average per target), add, post transform |
+//! | `TreeEnsembleClassifier` (replaces tract-onnx's loader, whose binary labels are wrong) | [`nnef::TreeEnsemble`] (sum per class), base values, argmax or onnxruntime's binary rule, post transform |
 //! | `SVMRegressor` | kernel (einsum + element-wise), einsum, add |
 //! | `SVMClassifier` | kernel, einsum, votes (einsum), argmax, gather; with `prob_a`/`prob_b` also [`nnef::SvmMulticlassProbability`] |
 //! | `LabelEncoder` (numbers) | [`nnef::LabelEncoder`] |
@@ -31,17 +40,29 @@
 #![deny(unsafe_code)]
 #![warn(unreachable_pub)]
 
+pub mod core_forms;
 pub mod nnef;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+pub mod repair;
+
+pub use repair::repair_reloaded;
 
 #[cfg(feature = "onnx")]
 pub use onnx::register_onnx;
 
-/// Adds edgeinfer's `ai.onnx.ml` run-time ops (registry `edgeinfer_ml`) to an NNEF framework:
-/// the guest calls this where it builds its framework, and so does pack when it writes NNEF.
+/// Adds edgeinfer's run-time ops (registry `edgeinfer_ml`) and NNEF forms of tract-core ops
+/// (registry `edgeinfer_core`) to an NNEF framework: the guest calls this where it builds its
+/// framework, and so does pack when it writes NNEF.
 pub fn register_nnef(nnef: &mut tract_nnef::framework::Nnef) {
     if !nnef.registries.iter().any(|r| r.id.0 == nnef::REGISTRY) {
         nnef.registries.push(nnef::registry());
+    }
+    if !nnef
+        .registries
+        .iter()
+        .any(|r| r.id.0 == core_forms::REGISTRY)
+    {
+        nnef.registries.push(core_forms::registry());
     }
 }

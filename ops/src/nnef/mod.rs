@@ -4,9 +4,11 @@ use tract_nnef::internal::*;
 
 mod label_encoder;
 mod svm_probability;
+pub mod tree_ensemble;
 
 pub use label_encoder::LabelEncoder;
 pub use svm_probability::SvmMulticlassProbability;
+pub use tree_ensemble::TreeEnsemble;
 
 /// The NNEF registry id, written as `extension tract_registry edgeinfer_ml` in `graph.nnef`.
 pub const REGISTRY: &str = "edgeinfer_ml";
@@ -19,5 +21,6 @@ pub fn registry() -> Registry {
         .with_doc("Add `extension tract_registry edgeinfer_ml` to `graph.nnef`");
     label_encoder::register(&mut registry);
     svm_probability::register(&mut registry);
+    tree_ensemble::register(&mut registry);
     registry
 }

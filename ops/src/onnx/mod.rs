@@ -28,8 +28,8 @@ mod tree_ensemble_regressor;
 
 /// Adds the loaders of this crate to a tract ONNX framework: `register_onnx(&mut onnx)` right
 /// after `tract_onnx::onnx()`. Models then load, type and declutter into tract core ops plus,
-/// for two operators, this crate's run-time ops (register those with
-/// [`crate::register_nnef`] wherever the NNEF is written or read).
+/// for the tree ensembles, `LabelEncoder` and SVM probabilities, this crate's run-time ops
+/// (register those with [`crate::register_nnef`] wherever the NNEF is written or read).
 pub fn register_onnx(onnx: &mut tract_onnx::Onnx) {
     let reg = &mut onnx.op_register;
     reg.insert("ArrayFeatureExtractor", array_feature_extractor::load);

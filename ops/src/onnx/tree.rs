@@ -1,22 +1,20 @@
 //! Reading the `nodes_*` and `target_*`/`class_*` attributes of the tree ensembles into
-//! tract-onnx-opl's tree encoding. Re-implements tract-onnx's (private) `parse_nodes_data`
-//! (sonos/tract, `onnx/src/ops/ml/tree_ensemble_classifier.rs`, MIT/Apache-2.0) with these
-//! changes, so that results match onnxruntime (`tree_ensemble_common.h`):
+//! [`crate::nnef::TreeEnsemble`]. Follows tract-onnx's (private) `parse_nodes_data` (sonos/tract,
+//! `onnx/src/ops/ml/tree_ensemble_classifier.rs`, MIT/Apache-2.0) with these changes, so that
+//! results match onnxruntime (`tree_ensemble_common.h`):
 //!
-//! - `BRANCH_GTE` becomes `BRANCH_LT` with the branches swapped (tract 0.23 decodes its
-//!   comparator 6 as a leaf), the NaN direction swapped with them;
+//! - every `BRANCH_*` mode is kept as it is (tract 0.23 decodes `BRANCH_GTE` as a leaf);
 //! - `BRANCH_NEQ` sends NaN to the true branch (`NaN != v` holds in onnxruntime);
 //! - node ids are looked up, not assumed dense, and a tree's root is its first node listed;
 //! - `*_as_tensor` (double) thresholds and weights are read, as f32.
 
 use super::*;
+use crate::nnef::tree_ensemble::{Aggregate, Mode, Node, TreeEnsemble, Weight};
 use std::collections::HashMap;
-use tract_onnx_opl::ml::tree::{Aggregate, Cmp, TreeEnsemble, TreeEnsembleData};
 
 /// What the parse tells besides the ensemble.
 pub(super) struct Parsed {
     pub(super) ensemble: TreeEnsemble,
-    pub(super) n_trees: usize,
     /// Per target or class: some leaf gives it a weight (onnxruntime's `has_score`, which it
     /// tracks per row; a converter gives every leaf of a tree the same targets).
     pub(super) scored: Vec<bool>,
@@ -40,8 +38,8 @@ fn floats(ctx: &ParsingContext, node: &NodeProto, name: &str, n: usize) -> Tract
     Ok(v)
 }
 
-/// Builds tract's tree encoding (see `tract_onnx_opl::ml::tree::TreeEnsembleData`) from the
-/// `nodes_*` and `<leaf>_*` attributes. Returns the ensemble and its number of trees.
+/// Builds the ensemble from the `nodes_*` and `<leaf>_*` attributes; its nodes are sorted by
+/// (tree id, node id).
 pub(super) fn parse_ensemble(
     ctx: &ParsingContext,
     node: &NodeProto,
@@ -127,27 +125,30 @@ pub(super) fn parse_ensemble(
         weights_of[row as usize].push((leaf_ids[l] as u32, leaf_weights[l]));
     }
 
-    let mut nodes: Vec<u32> = Vec::with_capacity(n * 5);
-    let mut leaves: Vec<u32> = vec![];
-    let mut max_used_feature = 0usize;
+    let mut nodes: Vec<Node> = Vec::with_capacity(n);
+    let mut weights: Vec<Weight> = vec![];
     for (row, &i) in order.iter().enumerate() {
         let tracks_true = tracks[i] != 0;
-        let (cmp, swap, nan_is_true) = match modes[i] {
+        let (mode, nan_is_true) = match modes[i] {
             "LEAF" => {
-                let start = leaves.len() as u32 / 2;
-                for (target, weight) in &weights_of[row] {
-                    leaves.push(*target);
-                    leaves.push(weight.to_bits());
-                }
-                nodes.extend([start, leaves.len() as u32 / 2, 0, 0, 0]);
+                let start = weights.len() as u32;
+                weights.extend(
+                    weights_of[row]
+                        .iter()
+                        .map(|&(target, value)| Weight { target, value }),
+                );
+                nodes.push(Node::Leaf {
+                    start,
+                    end: weights.len() as u32,
+                });
                 continue;
             }
-            "BRANCH_LEQ" => (Cmp::LessEqual, false, tracks_true),
-            "BRANCH_LT" => (Cmp::Less, false, tracks_true),
-            "BRANCH_GT" => (Cmp::Greater, false, tracks_true),
-            "BRANCH_GTE" => (Cmp::Less, true, !tracks_true),
-            "BRANCH_EQ" => (Cmp::Equal, false, tracks_true),
-            "BRANCH_NEQ" => (Cmp::NotEqual, false, true),
+            "BRANCH_LEQ" => (Mode::Leq, tracks_true),
+            "BRANCH_LT" => (Mode::Lt, tracks_true),
+            "BRANCH_GT" => (Mode::Gt, tracks_true),
+            "BRANCH_GTE" => (Mode::Gte, tracks_true),
+            "BRANCH_EQ" => (Mode::Eq, tracks_true),
+            "BRANCH_NEQ" => (Mode::Neq, true),
             other => return refuse(node, format!("node mode {other:?} is not supported")),
         };
         let child = |id: i64| {
@@ -161,37 +162,26 @@ pub(super) fn parse_ensemble(
                 )
             })
         };
-        let (mut t, mut f) = (child(true_ids[i])?, child(false_ids[i])?);
-        if swap {
-            std::mem::swap(&mut t, &mut f);
+        if feature_ids[i] < 0 || feature_ids[i] > u32::MAX as i64 {
+            return refuse(node, format!("feature id {}", feature_ids[i]));
         }
-        if feature_ids[i] < 0 {
-            return refuse(node, format!("negative feature id {}", feature_ids[i]));
-        }
-        max_used_feature = max_used_feature.max(feature_ids[i] as usize);
-        nodes.extend([
-            feature_ids[i] as u32,
-            t,
-            f,
-            values[i].to_bits(),
-            (0x100 * nan_is_true as u32) | cmp as u32,
-        ]);
+        nodes.push(Node::Branch {
+            mode,
+            feature: feature_ids[i] as u32,
+            value: values[i],
+            nan_is_true,
+            true_child: child(true_ids[i])?,
+            false_child: child(false_ids[i])?,
+        });
     }
-    let n_trees = roots.len();
-    let data = TreeEnsembleData {
-        trees: rctensor1(&roots),
-        nodes: tensor1(&nodes).into_shape(&[n, 5])?.into_arc_tensor(),
-        leaves: tensor1(&leaves)
-            .into_shape(&[leaves.len() / 2, 2])?
-            .into_arc_tensor(),
-    };
     let mut scored = vec![false; n_targets];
     for id in &leaf_ids {
         scored[*id as usize] = true;
     }
+    let ensemble = TreeEnsemble::new(&roots, &nodes, &weights, n_targets, aggregate)
+        .map_err(|e| format_err!("{} `{}`: {e}", node.op_type, node.name))?;
     Ok(Parsed {
-        ensemble: TreeEnsemble::build(data, max_used_feature, n_targets, aggregate)?,
-        n_trees,
+        ensemble,
         scored,
         weights_all_positive: leaf_weights.iter().all(|w| *w >= 0.0),
     })

@@ -2,7 +2,8 @@
 //! argmax of the per-class sums, which is wrong for every binary model the converters write
 //! (skl2onnx's forests, trees and gradient boosting, LightGBM, XGBoost: one class id, the
 //! positive class's score only), and it refuses two base values. Same decomposition as
-//! tract-onnx's (tract-onnx-opl's ensemble op, then core ops; [`super::tree`] reads the trees),
+//! tract-onnx's (an ensemble op, this crate's [`crate::nnef::TreeEnsemble`] rather than
+//! tract-onnx-opl's slow one, then core ops; [`super::tree`] reads the trees),
 //! with onnxruntime's rules (`TreeAggregatorClassifier` in `tree_ensemble_aggregator.h`):
 //!
 //! - more than two classes: base values added, label = first class with the largest score
@@ -20,10 +21,9 @@
 
 use super::tree::parse_ensemble;
 use super::*;
+use crate::nnef::tree_ensemble::{Aggregate, TreeEnsemble};
 use tract_onnx::tract_hir::tract_core::ops::array::{Gather, Slice, TypedConcat};
 use tract_onnx::tract_hir::tract_core::ops::{logic, math, nn};
-use tract_onnx_opl::ml::tree::{Aggregate, TreeEnsemble};
-use tract_onnx_opl::ml::tree_ensemble_classifier::TreeEnsembleClassifier as TreeEnsembleOp;
 
 #[derive(Debug, Clone)]
 struct TreeEnsembleClassifier {
@@ -175,10 +175,12 @@ impl TreeEnsembleClassifier {
         } else {
             preds[0]
         };
+        // f32 (an f64 constant made the typed graph compare f32 with f64, which only the NNEF
+        // reload's casts hid: the decluttered model itself failed to run)
         let threshold = if self.binary_case() && self.weights_all_positive {
-            0.5
+            0.5f32
         } else {
-            0.0
+            0.0f32
         };
         let threshold = model.add_const(format!("{prefix}.threshold"), tensor2(&[[threshold]]))?;
         let is_positive = wire_bin(
@@ -279,16 +281,7 @@ impl Expansion for TreeEnsembleClassifier {
             f32::datum_type(),
         )?;
         let x = wire_as_rows(model, format!("{prefix}.as_rows"), x)?;
-        if let Ok(f) = model.outlet_fact(x)?.shape[1].to_usize() {
-            self.ensemble.check_n_features(f)?;
-        }
-        let sums = model.wire_node(
-            format!("{prefix}.trees"),
-            TreeEnsembleOp {
-                ensemble: self.ensemble.clone(),
-            },
-            &[x],
-        )?[0];
+        let sums = model.wire_node(format!("{prefix}.trees"), self.ensemble.clone(), &[x])?[0];
         let (label, scores) = if self.labels.len() > 2 {
             self.wire_multiclass(prefix, model, sums)?
         } else {

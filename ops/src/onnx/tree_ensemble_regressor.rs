@@ -1,7 +1,6 @@
 //! `TreeEnsembleRegressor` (ai.onnx.ml opsets 1 and 3; what every tree regressor of skl2onnx,
-//! onnxmltools' LightGBM and XGBoost converters becomes), decomposed the way tract-onnx wires
-//! its own `TreeEnsembleClassifier`: tract-onnx-opl's tree ensemble op (already in the guest,
-//! with its NNEF form) whose "classes" are the targets, then base values, averaging and the post
+//! onnxmltools' LightGBM and XGBoost converters becomes): this crate's
+//! [`crate::nnef::TreeEnsemble`] (sums or averages per target), then base values and the post
 //! transform as core ops ([`super::tree`] reads the trees). As onnxruntime
 //! (`tree_ensemble_aggregator.h`):
 //!
@@ -18,15 +17,12 @@
 
 use super::tree::parse_ensemble;
 use super::*;
+use crate::nnef::tree_ensemble::{Aggregate, TreeEnsemble};
 use tract_onnx::tract_hir::tract_core::ops::math;
-use tract_onnx_opl::ml::tree::{Aggregate, TreeEnsemble};
-use tract_onnx_opl::ml::tree_ensemble_classifier::TreeEnsembleClassifier as TreeEnsembleOp;
 
 #[derive(Debug, Clone)]
 struct TreeEnsembleRegressor {
     ensemble: TreeEnsemble,
-    n_trees: usize,
-    average: bool,
     base_values: Option<Vec<f32>>,
     post_transform: PostTransform,
 }
@@ -37,12 +33,12 @@ pub(super) fn load(ctx: &ParsingContext, node: &NodeProto) -> Loaded {
         return refuse(node, "n_targets must be at least 1");
     }
     let n_targets = n_targets as usize;
-    let average = match node
+    let aggregate = match node
         .get_attr_opt::<&str>("aggregate_function")?
         .unwrap_or("SUM")
     {
-        "SUM" => false,
-        "AVERAGE" => true,
+        "SUM" => Aggregate::Sum,
+        "AVERAGE" => Aggregate::Average,
         other => {
             return refuse(
                 node,
@@ -52,13 +48,10 @@ pub(super) fn load(ctx: &ParsingContext, node: &NodeProto) -> Loaded {
     };
     let post_transform = post_transform(node)?;
     let base_values = floats_attr(ctx, node, "base_values")?.filter(|b| !b.is_empty());
-    let parsed = parse_ensemble(ctx, node, "target", n_targets, Aggregate::Sum)?;
-    let (ensemble, n_trees) = (parsed.ensemble, parsed.n_trees);
+    let ensemble = parse_ensemble(ctx, node, "target", n_targets, aggregate)?.ensemble;
     Ok((
         expand(TreeEnsembleRegressor {
             ensemble,
-            n_trees,
-            average,
             base_values,
             post_transform,
         }),
@@ -81,7 +74,7 @@ impl Expansion for TreeEnsembleRegressor {
         check_output_arity(outputs, 1)?;
         s.equals(&outputs[0].datum_type, f32::datum_type())?;
         s.equals(&outputs[0].rank, 2)?;
-        s.equals(&outputs[0].shape[1], self.ensemble.n_classes().to_dim())?;
+        s.equals(&outputs[0].shape[1], self.ensemble.n_targets().to_dim())?;
         rows_rule(s, &inputs[0], &outputs[0])
     }
 
@@ -91,7 +84,7 @@ impl Expansion for TreeEnsembleRegressor {
         model: &mut TypedModel,
         inputs: &[OutletId],
     ) -> TractResult<TVec<OutletId>> {
-        let n_targets = self.ensemble.n_classes();
+        let n_targets = self.ensemble.n_targets();
         let x = wire_cast(
             model,
             format!("{prefix}.to_f32"),
@@ -99,24 +92,7 @@ impl Expansion for TreeEnsembleRegressor {
             f32::datum_type(),
         )?;
         let x = wire_as_rows(model, format!("{prefix}.as_rows"), x)?;
-        let features = model.outlet_fact(x)?.shape[1].clone();
-        if let Ok(f) = features.to_usize() {
-            self.ensemble.check_n_features(f)?;
-        }
-        let mut y = model.wire_node(
-            format!("{prefix}.trees"),
-            TreeEnsembleOp {
-                ensemble: self.ensemble.clone(),
-            },
-            &[x],
-        )?[0];
-        if self.average {
-            let n = model.add_const(
-                format!("{prefix}.n_trees"),
-                tensor2(&[[self.n_trees as f32]]),
-            )?;
-            y = wire_bin(model, format!("{prefix}.average"), math::div(), y, n)?;
-        }
+        let mut y = model.wire_node(format!("{prefix}.trees"), self.ensemble.clone(), &[x])?[0];
         let base = match &self.base_values {
             Some(b) if n_targets == 1 && b.len() == 1 => Some(b.clone()),
             Some(b) if n_targets > 1 && b.len() == n_targets => Some(b.clone()),

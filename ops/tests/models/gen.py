@@ -563,6 +563,87 @@ lgb("lgbm_classifier_3_classes",
     np.digitize(yl, [-1.0, 1.0]).astype(np.int64), [feeds_l(5), feeds_l(2)],
     note="label is Cast(to=INT64): tract reads that as TDim")
 
+# ------------------------------------------------------------------------------------------
+# tract-core ops edgeinfer-ops gives an NNEF form (src/core_forms.rs): default-domain graphs
+# whose decluttered form holds them. (Last, so the random draws above stay as they were.)
+
+def gelu_inputs(n):
+    x = normal(n, 16) * 3
+    x[0, :6] = [0.0, -0.0, 1e-3, -8.0, 8.0, -30.0]
+    return x
+
+
+F16 = ["N", 16]
+# 0.5 * x * (1 + erf(x / sqrt 2)), with the scale as a product (tract-onnx's own Gelu form)
+m = model_of(
+    [oh.make_node("Mul", ["x", "inv_sqrt2"], ["scaled"]),
+     oh.make_node("Erf", ["scaled"], ["erf"]),
+     oh.make_node("Add", ["erf", "one"], ["one_plus"]),
+     oh.make_node("Mul", ["x", "half"], ["half_x"]),
+     oh.make_node("Mul", ["half_x", "one_plus"], ["y"])],
+    [vi("x", TP.FLOAT, F16)], [vi("y", TP.FLOAT, F16)],
+    initializers=[numpy_helper.from_array(np.array(1 / np.sqrt(2), np.float32), "inv_sqrt2"),
+                  numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+                  numpy_helper.from_array(np.array(0.5, np.float32), "half")])
+add_case("gelu_erf", m, [{"x": gelu_inputs(5)}, {"x": gelu_inputs(2)}],
+         note="tract's declutter fuses the chain into GeluExact")
+# x * (1 + erf(x / 1.4142135)) * 0.5: PyTorch's nn.GELU() export, as PP-OCR and MiniLM hold it
+m = model_of(
+    [oh.make_node("Div", ["x", "sqrt2"], ["scaled"]),
+     oh.make_node("Erf", ["scaled"], ["erf"]),
+     oh.make_node("Add", ["erf", "one"], ["one_plus"]),
+     oh.make_node("Mul", ["x", "one_plus"], ["x_one_plus"]),
+     oh.make_node("Mul", ["x_one_plus", "half"], ["y"])],
+    [vi("x", TP.FLOAT, F16)], [vi("y", TP.FLOAT, F16)],
+    initializers=[numpy_helper.from_array(np.array(np.sqrt(2), np.float32), "sqrt2"),
+                  numpy_helper.from_array(np.array(1.0, np.float32), "one"),
+                  numpy_helper.from_array(np.array(0.5, np.float32), "half")])
+add_case("gelu_erf_torch", m, [{"x": gelu_inputs(5)}, {"x": gelu_inputs(2)}],
+         note="tract's declutter fuses the chain into GeluExact")
+# the Gelu operator (opset 20), which tract-onnx expands into the same chain
+m = model_of([oh.make_node("Gelu", ["x"], ["y"])], [vi("x", TP.FLOAT, F16)],
+             [vi("y", TP.FLOAT, F16)], opset=20)
+m.ir_version = 9
+add_case("gelu_op", m, [{"x": gelu_inputs(5)}, {"x": gelu_inputs(2)}],
+         note="tract-onnx expands Gelu, declutter fuses it into GeluExact")
+# Mod: tract-core's Rem (fmod=1 directly; fmod=0 with the sign fix-up around it)
+m = model_of([oh.make_node("Mod", ["x", "d"], ["y"], fmod=1)], [vi("x", TP.FLOAT, ["N", 6])],
+             [vi("y", TP.FLOAT, ["N", 6])],
+             initializers=[numpy_helper.from_array(
+                 np.array([2.5, -2.5, 0.75, 3.0, -0.5, 7.0], np.float32), "d")])
+add_case("mod_fmod_float", m, [{"x": normal(5, 6) * 5}, {"x": normal(2, 6) * 5}])
+m = model_of([oh.make_node("Mod", ["x", "d"], ["y"])], [vi("x", TP.INT64, ["N", 6])],
+             [vi("y", TP.INT64, ["N", 6])],
+             initializers=[numpy_helper.from_array(np.array([3, -3, 7, -7, 1, 10], np.int64),
+                                                   "d")])
+add_case("mod_int64", m, [{"x": rng.integers(-20, 20, size=(5, 6)).astype(np.int64)},
+                          {"x": rng.integers(-20, 20, size=(2, 6)).astype(np.int64)}])
+
+# QuantizeLinear -> DequantizeLinear on an activation (a QDQ model's edges): tract keeps
+# QuantizeLinearU8/I8 and DequantizeLinearF32
+for qname, zdt, zp in [("u8", np.uint8, 118), ("i8", np.int8, -5)]:
+    qelem = TP.UINT8 if zdt == np.uint8 else TP.INT8
+    m = model_of(
+        [oh.make_node("QuantizeLinear", ["x", "scale", "zero_point"], ["q"]),
+         oh.make_node("DequantizeLinear", ["q", "scale", "zero_point"], ["dq"]),
+         oh.make_node("Relu", ["dq"], ["y"])],
+        [vi("x", TP.FLOAT, ["N", 8])],
+        [vi("q", qelem, ["N", 8]), vi("y", TP.FLOAT, ["N", 8])],
+        initializers=[numpy_helper.from_array(np.array(0.0625, np.float32), "scale"),
+                      numpy_helper.from_array(np.array(zp, zdt), "zero_point")])
+    # scale a power of two: x / s and x * (1 / s) (tract's form) are the same number
+    add_case(f"quantize_dequantize_{qname}", m, [{"x": normal(5, 8) * 6}, {"x": normal(2, 8) * 6}],
+             note="values beyond the range saturate")
+
+# skl2onnx's nearest neighbours: a Scan over the training data (a constant), which tract-nnef
+# 0.23.9 reloads with the constant in the body's input fact (edgeinfer_ops::repair_reloaded)
+from sklearn import neighbors  # noqa: E402
+
+Xk = normal(30, 4)
+skl("skl_knn_classifier",
+    neighbors.KNeighborsClassifier(n_neighbors=3).fit(Xk, np.digitize(Xk[:, 0], [-0.5, 0.5])),
+    Xk, [{"X": normal(5, 4)}, {"X": normal(2, 4)}], options={"zipmap": False})
+
 with open(os.path.join(OUT, "cases.json"), "w") as f:
     json.dump({"generated_by": "ops/tests/models/gen.py", "cases": CASES}, f, indent=1)
     f.write("\n")
