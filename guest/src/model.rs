@@ -36,9 +36,12 @@ impl LoadedModel {
         let mut framework = tract_nnef::nnef().with_onnx();
         framework.allow_extended_identifier_syntax(true);
         edgeinfer_ops::register_nnef(&mut framework);
-        let model = framework
+        let mut model = framework
             .model_for_read(nnef)
             .map_err(|e| load_error("loading the NNEF model", e))?;
+        // tract bugs that only a graph read back from NNEF meets (see edgeinfer-ops).
+        edgeinfer_ops::repair_reloaded(&mut model)
+            .map_err(|e| load_error("repairing the NNEF model", e))?;
         let facts = |e| load_error("reading the model's inputs and outputs", e);
         let inputs = describe(
             &model,

@@ -21,7 +21,10 @@ impl NativeModel {
         let converted = onnx_to_nnef(path, shapes)?;
         let plan = nnef()
             .model_for_read(&mut &converted.nnef[..])
-            .and_then(|m| m.into_optimized())
+            .and_then(|mut m| {
+                edgeinfer_ops::repair_reloaded(&mut m)?;
+                m.into_optimized()
+            })
             .and_then(|m| m.into_runnable())
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         Ok(NativeModel {

@@ -60,7 +60,10 @@ fn convert(path: &Path, request: &ShapeRequest) -> Result<Converted> {
     // Load it back and optimize, as the guest will, so a failure shows here, natively.
     let reloaded = nnef_framework
         .model_for_read(&mut &nnef[..])
-        .and_then(|m| m.into_optimized())
+        .and_then(|mut m| {
+            edgeinfer_ops::repair_reloaded(&mut m)?;
+            m.into_optimized()
+        })
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .context("the NNEF form of this model does not load back into tract")?;
     if reloaded.input_outlets()?.len() != input_names.len() {
