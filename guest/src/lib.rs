@@ -6,7 +6,7 @@
 //!
 //! It also answers the Open Inference Protocol v2 over `wasi:http/incoming-handler` ([`http`]).
 //!
-//! Modules: [`scrub`] keeps freed pack-time buffers out of the snapshot, [`state`] holds the one model of this instance, [`model`] loads and describes it,
+//! Modules: [`scrub`] keeps pack-time garbage (freed buffers, allocator bookkeeping) out of the snapshot, [`state`] holds the one model of this instance, [`model`] loads and describes it,
 //! [`tensors`] validates and converts tensors crossing the WIT boundary.
 
 mod http;
@@ -39,13 +39,13 @@ impl Error {
 }
 
 #[global_allocator]
-static ALLOCATOR: scrub::ScrubbingAllocator = scrub::ScrubbingAllocator;
+static ALLOCATOR: scrub::SnapshotAllocator = scrub::SnapshotAllocator;
 
 struct Component;
 
 impl bindings::Guest for Component {
     fn wizer_initialize() {
-        if let Err(message) = scrub::scrubbing(state::initialize_from_stdin) {
+        if let Err(message) = scrub::preinitializing(state::initialize_from_stdin) {
             // Wizer reports a trap; the host captures stderr to say why.
             eprintln!("edgeinfer guest: {message}");
             std::process::abort();

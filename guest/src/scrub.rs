@@ -1,39 +1,199 @@
-//! A global allocator that zeroes memory as it is freed, switched on only during pack-time
-//! initialization. Wizer snapshots every non-zero byte of linear memory: without scrubbing,
-//! the freed NNEF payload and parse buffers would ride along in the packed component next to
-//! the optimized plan. After init it is a pass-through.
+//! The global allocator, shaped for Wizer's snapshot: at pack time the guest parses, optimizes
+//! and warms up the model, and every non-zero byte of its memory then lands in the packed
+//! component. So while `wizer-initialize` runs:
+//!
+//! - freed memory is zeroed, or the freed NNEF tensors and parse buffers would ride along
+//!   next to the optimized plan;
+//! - small blocks (<= 4 KiB, the graph's nodes, names and facts: hundreds of thousands of
+//!   them) come from an arena of size classes whose free lists are dropped at the end, so the
+//!   plan's small objects sit densely in a few slabs and no allocator bookkeeping (dlmalloc
+//!   writes sizes and links into every free chunk) is left between them. Big blocks go to the
+//!   system allocator, whose few free chunks cost a header each.
+//!
+//! After init every allocation goes to the system allocator; a freed arena block (a part of
+//! the plan, rarely freed) is left where it is.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-static SCRUB: AtomicBool = AtomicBool::new(false);
+static PREINIT: AtomicBool = AtomicBool::new(false);
 
-pub(crate) struct ScrubbingAllocator;
+/// Block sizes of the arena; a request takes the smallest that fits.
+const CLASSES: [usize; 16] = [
+    16, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096,
+];
+const ALIGN: usize = 16;
+/// Arena memory is asked of the system allocator in slabs of this size.
+const SLAB: usize = 1 << 20;
+/// Slabs the arena may own (4 GiB: all of wasm32's memory).
+const MAX_SLABS: usize = 4096;
 
-unsafe impl GlobalAlloc for ScrubbingAllocator {
+struct Arena {
+    /// Head of each class's free list; a free block holds the next one in its first word.
+    free: [*mut u8; CLASSES.len()],
+    /// Bump allocation in the current slab.
+    cursor: usize,
+    end: usize,
+    /// Start addresses of the slabs, sorted, to tell arena blocks from the system's.
+    slabs: [usize; MAX_SLABS],
+    n_slabs: usize,
+}
+
+/// wasm32-wasip2 runs one thread: the arena needs no lock.
+struct SingleThreaded(UnsafeCell<Arena>);
+unsafe impl Sync for SingleThreaded {}
+
+static ARENA: SingleThreaded = SingleThreaded(UnsafeCell::new(Arena {
+    free: [std::ptr::null_mut(); CLASSES.len()],
+    cursor: 0,
+    end: 0,
+    slabs: [0; MAX_SLABS],
+    n_slabs: 0,
+}));
+
+fn arena() -> &'static mut Arena {
+    // SAFETY: single-threaded (see `SingleThreaded`), and no caller keeps the reference
+    // across another call into the allocator.
+    unsafe { &mut *ARENA.0.get() }
+}
+
+fn class_of(layout: Layout) -> Option<usize> {
+    if layout.align() > ALIGN {
+        return None;
+    }
+    CLASSES.iter().position(|&c| c >= layout.size())
+}
+
+impl Arena {
+    fn contains(&self, ptr: *mut u8) -> bool {
+        let addr = ptr as usize;
+        let slabs = &self.slabs[..self.n_slabs];
+        match slabs.binary_search(&addr) {
+            Ok(_) => true,
+            Err(0) => false,
+            Err(i) => addr < slabs[i - 1] + SLAB,
+        }
+    }
+
+    /// A zeroed block of class `c`, or null when no slab can be had.
+    unsafe fn alloc(&mut self, c: usize) -> *mut u8 {
+        let head = self.free[c];
+        if !head.is_null() {
+            unsafe {
+                self.free[c] = (head as *mut *mut u8).read();
+                (head as *mut *mut u8).write(std::ptr::null_mut());
+            }
+            return head;
+        }
+        let size = CLASSES[c];
+        if self.cursor + size > self.end && !unsafe { self.new_slab() } {
+            return std::ptr::null_mut();
+        }
+        let block = self.cursor as *mut u8;
+        self.cursor += size;
+        block
+    }
+
+    unsafe fn new_slab(&mut self) -> bool {
+        if self.n_slabs == MAX_SLABS {
+            return false;
+        }
+        let slab = unsafe { System.alloc_zeroed(Layout::from_size_align_unchecked(SLAB, ALIGN)) };
+        if slab.is_null() {
+            return false;
+        }
+        let start = slab as usize;
+        let at = self.slabs[..self.n_slabs].partition_point(|&s| s < start);
+        self.slabs.copy_within(at..self.n_slabs, at + 1);
+        self.slabs[at] = start;
+        self.n_slabs += 1;
+        self.cursor = start;
+        self.end = start + SLAB;
+        true
+    }
+
+    /// Zeroes a freed block and keeps it for the next request of its class.
+    unsafe fn free(&mut self, ptr: *mut u8, c: usize) {
+        unsafe {
+            zero(ptr, CLASSES[c]);
+            (ptr as *mut *mut u8).write(self.free[c]);
+        }
+        self.free[c] = ptr;
+    }
+
+    /// Forgets the free lists, zeroing the links they wrote: what is free is all zeros now.
+    fn drop_free_lists(&mut self) {
+        for head in &mut self.free {
+            let mut block = std::mem::replace(head, std::ptr::null_mut());
+            while !block.is_null() {
+                // SAFETY: every block on a free list is an arena block holding the next link.
+                unsafe {
+                    let next = (block as *mut *mut u8).read();
+                    zero(block, std::mem::size_of::<*mut u8>());
+                    block = next;
+                }
+            }
+        }
+    }
+}
+
+/// Zeroes memory that is about to be freed or forgotten. `black_box` keeps LLVM from
+/// removing the stores as dead (it knows what `free` means).
+unsafe fn zero(ptr: *mut u8, len: usize) {
+    unsafe { ptr.write_bytes(0, len) };
+    std::hint::black_box(ptr);
+}
+
+pub(crate) struct SnapshotAllocator;
+
+unsafe impl GlobalAlloc for SnapshotAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if PREINIT.load(Ordering::Relaxed)
+            && let Some(c) = class_of(layout)
+        {
+            let block = unsafe { arena().alloc(c) };
+            if !block.is_null() {
+                return block;
+            }
+        }
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if PREINIT.load(Ordering::Relaxed)
+            && let Some(c) = class_of(layout)
+        {
+            // Arena blocks are zero when handed out.
+            let block = unsafe { arena().alloc(c) };
+            if !block.is_null() {
+                return block;
+            }
+        }
         unsafe { System.alloc_zeroed(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        if SCRUB.load(Ordering::Relaxed) {
-            unsafe { ptr.write_bytes(0, layout.size()) };
-            // The zeroing is a store to memory that is about to be freed: without this,
-            // LLVM removes it as dead (it knows what `free` means).
-            std::hint::black_box(ptr);
+        let preinit = PREINIT.load(Ordering::Relaxed);
+        let arena = arena();
+        if arena.contains(ptr) {
+            if preinit && let Some(c) = class_of(layout) {
+                unsafe { arena.free(ptr, c) };
+            }
+            // After init an arena block stays where it is.
+            return;
+        }
+        if preinit {
+            unsafe { zero(ptr, layout.size()) };
         }
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if !SCRUB.load(Ordering::Relaxed) {
+        if !PREINIT.load(Ordering::Relaxed) && !arena().contains(ptr) {
             return unsafe { System.realloc(ptr, layout, new_size) };
         }
-        // Move by hand so the old block goes through the scrubbing `dealloc`.
+        // By hand, so the old block is zeroed, or returned to the arena, on the way.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         let new = unsafe { self.alloc(new_layout) };
         if !new.is_null() {
@@ -46,11 +206,13 @@ unsafe impl GlobalAlloc for ScrubbingAllocator {
     }
 }
 
-/// Runs `f` with scrubbing on, then clears the stack below it of what `f`'s deep calls left.
-pub(crate) fn scrubbing<T>(f: impl FnOnce() -> T) -> T {
-    SCRUB.store(true, Ordering::Relaxed);
+/// Runs `f` as the pack-time initialization: arena and zeroing on; then leaves no free-list
+/// links behind and clears the stack below it of what `f`'s deep calls left.
+pub(crate) fn preinitializing<T>(f: impl FnOnce() -> T) -> T {
+    PREINIT.store(true, Ordering::Relaxed);
     let out = f();
-    SCRUB.store(false, Ordering::Relaxed);
+    PREINIT.store(false, Ordering::Relaxed);
+    arena().drop_free_lists();
     scrub_stack();
     out
 }

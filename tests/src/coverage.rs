@@ -60,7 +60,8 @@ pub struct IndexEntry {
 
 pub fn index() -> Result<Vec<IndexEntry>> {
     let path = corpus_dir().join("index.json");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
 }
 
@@ -121,7 +122,9 @@ pub fn parse_flags(flags: &str) -> Result<ShapeRequest> {
     let mut request = ShapeRequest::default();
     let mut words = flags.split_whitespace();
     while let Some(flag) = words.next() {
-        let value = words.next().with_context(|| format!("`{flag}` needs a value"))?;
+        let value = words
+            .next()
+            .with_context(|| format!("`{flag}` needs a value"))?;
         match flag {
             "--dim" => request
                 .dims
@@ -314,7 +317,10 @@ pub fn compare(case: &Case, outputs: &[Tensor]) -> Result<Option<f64>> {
                 want.shape
             );
         }
-        let float = matches!(want.dtype, DType::F16 | DType::F32 | DType::F64 | DType::BF16);
+        let float = matches!(
+            want.dtype,
+            DType::F16 | DType::F32 | DType::F64 | DType::BF16
+        );
         if !float {
             if got.dtype != want.dtype || got.data != want.data {
                 let (g, w) = (got.to_f64_lossy(), want.to_f64_lossy());

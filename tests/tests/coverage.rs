@@ -26,7 +26,11 @@ fn the_corpus_packs_and_matches_onnxruntime() {
             );
             continue;
         };
-        let flags = expectations.flags.get(&case.name).cloned().unwrap_or_default();
+        let flags = expectations
+            .flags
+            .get(&case.name)
+            .cloned()
+            .unwrap_or_default();
         let outcome = runner.run(&case, &flags).unwrap();
         ran += 1;
         println!("{}: {:?}", case.name, outcome.status);
@@ -52,6 +56,9 @@ fn the_corpus_packs_and_matches_onnxruntime() {
             }
         }
     }
-    assert!(ran > 0, "no corpus model is fetched: run `models/corpus/fetch --subset ci`");
+    assert!(
+        ran > 0,
+        "no corpus model is fetched: run `models/corpus/fetch --subset ci`"
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -26,7 +26,11 @@ fn pack(onnx: &Path, file: &str, shapes: ShapeRequest) -> anyhow::Result<PathBuf
 
 /// A committed test model that has no reference outputs (models.json lists those that do).
 fn test_onnx(name: &str) -> PathBuf {
-    root().join("models").join("test").join(name).join("model.onnx")
+    root()
+        .join("models")
+        .join("test")
+        .join(name)
+        .join("model.onnx")
 }
 
 fn dims(flags: &[&str]) -> ShapeRequest {
@@ -69,7 +73,12 @@ fn an_anonymous_batch_becomes_n_and_scores_any_number_of_rows() {
             let per_row = t.data.len() / t.shape[0];
             let mut shape = t.shape.clone();
             shape[0] = rows;
-            Tensor::new(t.name.clone(), t.dtype, &shape, t.data[..rows * per_row].to_vec())
+            Tensor::new(
+                t.name.clone(),
+                t.dtype,
+                &shape,
+                t.data[..rows * per_row].to_vec(),
+            )
         };
         let outputs = model.infer(&[take(&inputs[0])]).unwrap();
         let want: Vec<Tensor> = expected.iter().map(take).collect();
@@ -89,16 +98,26 @@ fn onnx_metadata_props_become_model_properties_unchanged() {
         meta.properties["character_dict"],
         "a\\b\"c\"\n{x}\n'\u{e9}\u{4e2d}\u{6587}\n\t;"
     );
-    assert_eq!(meta.properties["onnx.producer"], "edgeinfer-gen_test_models");
+    assert_eq!(
+        meta.properties["onnx.producer"],
+        "edgeinfer-gen_test_models"
+    );
 
     let info = Command::new(edgeinfer_bin())
         .args(["info", "--json"])
         .arg(&wasm)
         .output()
         .unwrap();
-    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
     let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
-    assert_eq!(info["properties"]["labels"], "setosa\nversicolor\nvirginica");
+    assert_eq!(
+        info["properties"]["labels"],
+        "setosa\nversicolor\nvirginica"
+    );
 }
 
 #[test]
@@ -118,15 +137,30 @@ fn named_dynamic_axes_get_a_ready_to_paste_flag_and_dims_bind_everywhere() {
 
     // Fixing height and width binds them in the graph's declared value_info and outputs
     // (which carry symbols of their own); the batch stays free.
-    let wasm = pack(&case.onnx(), "dynaxes-dims", dims(&["height=64", "width=96"])).unwrap();
+    let wasm = pack(
+        &case.onnx(),
+        "dynaxes-dims",
+        dims(&["height=64", "width=96"]),
+    )
+    .unwrap();
     let model = runtime().load(&wasm).unwrap();
     let meta = model.metadata().unwrap();
     assert_eq!(
         meta.inputs[0].shape,
-        [Dim::Free("batch".into()), Dim::Fixed(3), Dim::Fixed(64), Dim::Fixed(96)]
+        [
+            Dim::Free("batch".into()),
+            Dim::Fixed(3),
+            Dim::Fixed(64),
+            Dim::Fixed(96)
+        ]
     );
     let input = &case.inputs()[0];
-    compare(&model.infer(&case.inputs()).unwrap(), &case.expected(), 1e-5).unwrap();
+    compare(
+        &model.infer(&case.inputs()).unwrap(),
+        &case.expected(),
+        1e-5,
+    )
+    .unwrap();
     // Batch 2: the same image twice gives the reference twice.
     let mut data = input.data.clone();
     data.extend_from_slice(&input.data);
@@ -143,7 +177,12 @@ fn named_dynamic_axes_get_a_ready_to_paste_flag_and_dims_bind_everywhere() {
     };
     let wasm = pack(&case.onnx(), "dynaxes-fixed", fixed).unwrap();
     let model = runtime().load(&wasm).unwrap();
-    compare(&model.infer(&case.inputs()).unwrap(), &case.expected(), 1e-5).unwrap();
+    compare(
+        &model.infer(&case.inputs()).unwrap(),
+        &case.expected(),
+        1e-5,
+    )
+    .unwrap();
 
     let err = pack(&case.onnx(), "dynaxes-bad", dims(&["depth=3"])).unwrap_err();
     let err = format!("{err:#}");
@@ -184,8 +223,15 @@ fn a_zipmap_output_is_refused_with_the_export_option_that_avoids_it() {
 
 /// `models/gen_large_model.py --mb MB` under target/, once per run.
 fn large_model(mb: u32) -> PathBuf {
-    let dir = root().join("target").join("large-models").join(format!("matmul-{mb}mb"));
-    let python = root().join("models").join(".venv").join("bin").join("python");
+    let dir = root()
+        .join("target")
+        .join("large-models")
+        .join(format!("matmul-{mb}mb"));
+    let python = root()
+        .join("models")
+        .join(".venv")
+        .join("bin")
+        .join("python");
     let status = Command::new(&python)
         .arg(root().join("models").join("gen_large_model.py"))
         .args(["--mb", &mb.to_string()])
@@ -215,8 +261,8 @@ fn check_large_model(mb: u32) {
     );
 
     // Its snapshot starts with more memory than the default 1 GiB for the 600 MB one.
-    let initial = edgeinfer::runtime::initial_memory_bytes(&std::fs::read(&wasm).unwrap())
-        .unwrap() as usize;
+    let initial =
+        edgeinfer::runtime::initial_memory_bytes(&std::fs::read(&wasm).unwrap()).unwrap() as usize;
     let runtime = edgeinfer::Runtime::new(RuntimeConfig {
         memory_limit: (initial + (256 << 20)).max(1 << 30),
         max_instances: 2,
@@ -264,10 +310,18 @@ fn pack_never_panics_on_hostile_files() {
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("empty.onnx", vec![]),
         ("truncated.onnx", cnn[..cnn.len() / 2].to_vec()),
-        ("garbage.onnx", (0..4096u32).map(|i| (i * 2654435761u32 >> 13) as u8).collect()),
+        (
+            "garbage.onnx",
+            (0..4096u32)
+                .map(|i| (i * 2654435761u32 >> 13) as u8)
+                .collect(),
+        ),
         ("text.onnx", b"this is not a model\n".to_vec()),
         ("component.onnx", edgeinfer::GENERIC_GUEST[..65536].to_vec()),
-        ("huge_const.onnx", std::fs::read(test_onnx("huge_const")).unwrap()),
+        (
+            "huge_const.onnx",
+            std::fs::read(test_onnx("huge_const")).unwrap(),
+        ),
     ];
     for (name, bytes) in files {
         let path = dir.join(name);
@@ -289,7 +343,15 @@ fn pack_never_panics_on_hostile_files() {
     }
     // 10^12 floats declared on an input: packs (nothing is allocated until a call), and a
     // call past the memory limit is refused as such.
-    let huge = pack(&test_onnx("huge_input"), "huge_input", ShapeRequest::default()).unwrap();
+    let huge = pack(
+        &test_onnx("huge_input"),
+        "huge_input",
+        ShapeRequest::default(),
+    )
+    .unwrap();
     let meta = runtime().load(&huge).unwrap().metadata().unwrap();
-    assert_eq!(meta.inputs[0].shape, [Dim::Fixed(1_000_000), Dim::Fixed(1_000_000)]);
+    assert_eq!(
+        meta.inputs[0].shape,
+        [Dim::Fixed(1_000_000), Dim::Fixed(1_000_000)]
+    );
 }

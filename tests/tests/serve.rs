@@ -223,6 +223,8 @@ fn json_and_binary_requests_match_onnxruntime() {
         meta["inputs"][0],
         json!({"name": "x", "datatype": "FP32", "shape": [2, 3, 48, 192]})
     );
+    // The model's properties (ONNX metadata_props and producer) as the protocol's parameters.
+    assert_eq!(meta["parameters"], json!({"onnx.producer": "PaddlePaddle"}));
     assert_eq!(
         get(&server.url("/v2/models/ppocr-cls/versions/1/ready")).json()["ready"],
         true

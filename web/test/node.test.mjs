@@ -31,6 +31,8 @@ describe('load and metadata', () => {
     assert.equal(md.preinitialized, true);
     assert.deepEqual(md.inputs, [{ name: 'x', dtype: 'fp32', shape: [1, 3, 48, 192] }]);
     assert.deepEqual(md.outputs, [{ name: OUTPUT, dtype: 'fp32', shape: [1, 2] }]);
+    // The ONNX model's metadata_props and producer, as pack carried them.
+    assert.deepEqual(md.properties, { 'onnx.producer': 'PaddlePaddle' });
     assert.ok(model.loadMs > 0 && model.loadMs < 30_000, `loadMs ${model.loadMs}`);
   });
 

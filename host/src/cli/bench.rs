@@ -55,7 +55,7 @@ pub(super) fn run(args: BenchArgs) -> Result<()> {
                     dims: args.pack_dims.clone(),
                 },
             )
-                .with_context(|| format!("native tract on {}", onnx.display()))
+            .with_context(|| format!("native tract on {}", onnx.display()))
         })
         .transpose()?;
     let report = bench(&model, &inputs, native.as_ref(), args.runs)?;

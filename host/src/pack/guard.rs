@@ -50,8 +50,10 @@ mod tests {
 
     #[test]
     fn a_panic_becomes_an_error() {
-        let err = guarded("folding", || -> anyhow::Result<()> { panic!("failed to allocate") })
-            .unwrap_err();
+        let err = guarded("folding", || -> anyhow::Result<()> {
+            panic!("failed to allocate")
+        })
+        .unwrap_err();
         assert_eq!(err.to_string(), "folding failed: failed to allocate");
         assert_eq!(guarded("x", || Ok(3)).unwrap(), 3);
     }

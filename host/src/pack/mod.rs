@@ -55,7 +55,11 @@ impl Progress {
 
 impl std::fmt::Debug for Progress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "Progress(..)" } else { "Progress(none)" })
+        f.write_str(if self.0.is_some() {
+            "Progress(..)"
+        } else {
+            "Progress(none)"
+        })
     }
 }
 
@@ -150,7 +154,10 @@ pub fn nnef_weight_bytes(nnef: &[u8]) -> u64 {
     };
     entries
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_ok_and(|p| p.extension().is_some_and(|x| x == "dat")))
+        .filter(|e| {
+            e.path()
+                .is_ok_and(|p| p.extension().is_some_and(|x| x == "dat"))
+        })
         .map(|e| e.size())
         .sum()
 }

@@ -228,7 +228,9 @@ fn interface_types(model: &mut TypedModel, output_names: &[String]) -> Result<Ve
                 tract_onnx::tract_core::ops::cast::cast(i64::datum_type()),
                 &[*outlet],
             )?[0];
-            notes.push(format!("output `{name}`: computed from shapes, cast to i64"));
+            notes.push(format!(
+                "output `{name}`: computed from shapes, cast to i64"
+            ));
         } else if edgeinfer_protocol::tract::from_datum_type(dt).is_none() {
             bail!(
                 "output `{name}` has element type {dt:?}, which no interface carries{}",

@@ -38,9 +38,7 @@ pub(super) fn snapshot(
     let cache_dir = options.cache_dir.as_deref();
     // Only one or two instances live at once here, each with room for the whole model.
     let runtime = &Runtime::new(RuntimeConfig {
-        memory_limit: options
-            .memory_limit
-            .unwrap_or(DEFAULT_PREINIT_MEMORY_LIMIT),
+        memory_limit: options.memory_limit.unwrap_or(DEFAULT_PREINIT_MEMORY_LIMIT),
         max_instances: 2,
         ..runtime.config().clone()
     })?;
@@ -115,4 +113,3 @@ pub(super) fn snapshot(
         memory_peak,
     })
 }
-

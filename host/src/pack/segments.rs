@@ -1,15 +1,17 @@
 //! Re-cuts the data segments of a Wizer snapshot. Wizer emits at most 10,000 segments and,
 //! past that, merges the closest ones zeros and all; a pre-initialized tract plan is tens of
 //! thousands of small live blocks between freed (zeroed) ones, so half a detector's snapshot
-//! could be zeros. This keeps only the non-zero bytes, in as many segments as engines accept
-//! (V8 and wasmparser allow 100,000 per module), merging the closest runs only past that.
+//! could be zeros. This keeps only the non-zero bytes (zero runs of a dozen bytes and more
+//! are left out), merging the closest runs only past [`MAX_SEGMENTS`].
 
 use anyhow::{Context, Result, bail};
 use wasm_encoder::{ConstExpr, DataSection, Encode};
 use wasmparser::{DataKind, DataSectionReader, Operator};
 
-/// Segments per module we emit at most: under the engines' 100,000 with room to spare.
-const MAX_SEGMENTS: usize = 60_000;
+/// Segments per module we emit at most. Engines accept 100,000 (V8, wasmparser), but wasmtime
+/// keeps a pointer and a length per segment in each instance (12 bytes each, set up at every
+/// instantiation, and within its 1 MiB instance-size cap): 20,000 costs ~240 KB there.
+const MAX_SEGMENTS: usize = 20_000;
 /// A zero run shorter than this stays inside its segment: a new segment costs about as much
 /// (memory index, `i32.const` offset, `end`, length).
 const MIN_GAP: usize = 12;
@@ -103,7 +105,11 @@ fn resegment_module(module: &[u8]) -> Result<Vec<u8>> {
         data.passive(bytes.iter().copied());
     }
     for run in &runs {
-        data.active(0, &ConstExpr::i32_const(run.offset as i32), run.bytes.iter().copied());
+        data.active(
+            0,
+            &ConstExpr::i32_const(run.offset as i32),
+            run.bytes.iter().copied(),
+        );
     }
     let count = (passive.len() + runs.len()) as u32;
 
@@ -275,7 +281,12 @@ mod tests {
         let module = module.finish();
 
         let out = resegment_module(&module).unwrap();
-        assert!(out.len() < module.len() - 900, "{} -> {}", module.len(), out.len());
+        assert!(
+            out.len() < module.len() - 900,
+            "{} -> {}",
+            module.len(),
+            out.len()
+        );
         wasmparser::Validator::new().validate_all(&out).unwrap();
         let mut image = vec![0u8; 2000];
         for run in nonzero_runs_of_module(&out) {

@@ -136,7 +136,8 @@ fn declared_dim_params(graph: &pb::GraphProto, input: &str) -> Vec<Option<String
     let Some(info) = graph.input.iter().find(|i| i.name == input) else {
         return vec![];
     };
-    let Some(pb::type_proto::Value::TensorType(t)) = info.r#type.as_ref().and_then(|t| t.value.as_ref())
+    let Some(pb::type_proto::Value::TensorType(t)) =
+        info.r#type.as_ref().and_then(|t| t.value.as_ref())
     else {
         return vec![];
     };
@@ -154,7 +155,13 @@ fn declared_dim_params(graph: &pb::GraphProto, input: &str) -> Vec<Option<String
 fn identifier(s: &str) -> String {
     let mut id: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if id.is_empty() || id.starts_with(|c: char| c.is_ascii_digit()) {
         id.insert(0, '_');
@@ -211,7 +218,11 @@ pub(super) fn apply(
                     known.iter().cloned().collect::<Vec<_>>().join(", ")
                 )
             };
-            bail!("--dim {}: no input has a free dimension `{}` ({hint})", dim.name, dim.name);
+            bail!(
+                "--dim {}: no input has a free dimension `{}` ({hint})",
+                dim.name,
+                dim.name
+            );
         }
         let symbol = model.symbols.sym(&dim.name);
         let value = TDim::Val(dim.value as i64);
@@ -224,7 +235,9 @@ pub(super) fn apply(
                 .shape
                 .dims()
                 .map(|d| match d {
-                    GenericFactoid::Only(d) => Ok(GenericFactoid::Only(d.substitute(&symbol, &value)?)),
+                    GenericFactoid::Only(d) => {
+                        Ok(GenericFactoid::Only(d.substitute(&symbol, &value)?))
+                    }
                     GenericFactoid::Any => Ok(GenericFactoid::Any),
                 })
                 .collect::<TractResult<TVec<_>>>()?;
@@ -236,7 +249,10 @@ pub(super) fn apply(
 }
 
 /// The symbols appearing in the inputs' declared shapes.
-pub(super) fn free_symbols(model: &InferenceModel, input_names: &[String]) -> Result<BTreeSet<String>> {
+pub(super) fn free_symbols(
+    model: &InferenceModel,
+    input_names: &[String],
+) -> Result<BTreeSet<String>> {
     let mut symbols = BTreeSet::new();
     for ix in 0..input_names.len() {
         for dim in model.input_fact(ix)?.shape.dims() {

@@ -67,7 +67,11 @@ fn main() -> Result<()> {
             missing.push(entry.name);
             continue;
         };
-        let flags = expectations.flags.get(&case.name).cloned().unwrap_or_default();
+        let flags = expectations
+            .flags
+            .get(&case.name)
+            .cloned()
+            .unwrap_or_default();
         eprint!("coverage: {:<28} ", case.name);
         let outcome = runner.run(&case, &flags)?;
         eprintln!("{}", summary(&outcome));
@@ -81,7 +85,10 @@ fn main() -> Result<()> {
         );
     }
     let passed = outcomes.iter().filter(|o| o.passed()).count();
-    eprintln!("coverage: {passed} of {} models pack and match onnxruntime", outcomes.len());
+    eprintln!(
+        "coverage: {passed} of {} models pack and match onnxruntime",
+        outcomes.len()
+    );
     let regressions: Vec<&str> = outcomes
         .iter()
         .filter(|o| !o.passed() && expectations.must_pass.contains(&o.name))
@@ -135,16 +142,16 @@ fn markdown(outcomes: &[Outcome]) -> String {
     let _ = writeln!(md, "|---|---|---|---:|---:|---:|---|---:|---:|---:|---|");
     for o in outcomes {
         let packed = o.packed_bytes.map(mb).unwrap_or_default();
-        let ratio = o
-            .size_ratio
-            .map(|r| format!("{r:.2}"))
-            .unwrap_or_default();
+        let ratio = o.size_ratio.map(|r| format!("{r:.2}")).unwrap_or_default();
         let flags = if o.flags.is_empty() {
             String::new()
         } else {
             format!("`{}`", o.flags)
         };
-        let err = o.max_abs_err.map(|e| format!("{e:.1e}")).unwrap_or_default();
+        let err = o
+            .max_abs_err
+            .map(|e| format!("{e:.1e}"))
+            .unwrap_or_default();
         let warm = o.warm_ms.map(|t| format!("{t:.2}")).unwrap_or_default();
         let ort = o.ort_ms.map(|t| format!("{t:.2}")).unwrap_or_default();
         let result = match &o.status {
