@@ -4,7 +4,7 @@
 //! whole corpus, COVERAGE.md) and by `tests/tests/coverage.rs` (the models that must pass).
 
 use anyhow::{Context, Result, bail};
-use edgeinfer::pack::{DimValue, InputShape, PackOptions, ShapeRequest};
+use edgeinfer::pack::{DimValue, InputShape, InputValue, PackOptions, ShapeRequest};
 use edgeinfer::{DType, Runtime, RuntimeConfig, Tensor};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -132,6 +132,9 @@ pub fn parse_flags(flags: &str) -> Result<ShapeRequest> {
             "--input-shape" => request
                 .input_shapes
                 .push(value.parse::<InputShape>().map_err(anyhow::Error::msg)?),
+            "--input-value" => request
+                .values
+                .push(value.parse::<InputValue>().map_err(anyhow::Error::msg)?),
             _ => bail!("unknown pack flag `{flag}`"),
         }
     }

@@ -3,7 +3,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use edgeinfer::bench::{BenchReport, Stats, bench, synthetic_inputs};
 use edgeinfer::native::NativeModel;
-use edgeinfer::pack::{DimValue, InputShape, ShapeRequest};
+use edgeinfer::pack::{DimValue, InputShape, InputValue, ShapeRequest};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -19,6 +19,9 @@ pub(super) struct BenchArgs {
     /// The --dim values given to `pack`, so native tract sees the same graph
     #[arg(long = "pack-dim", value_name = "SYMBOL=SIZE")]
     pack_dims: Vec<DimValue>,
+    /// The --input-value values given to `pack`
+    #[arg(long = "pack-input-value", value_name = "NAME=VALUE")]
+    pack_values: Vec<InputValue>,
     /// Inputs as .npy (NAME=FILE); default: deterministic synthetic data
     #[arg(short, long = "input", value_name = "NAME=FILE")]
     inputs: Vec<NamedPath>,
@@ -53,6 +56,7 @@ pub(super) fn run(args: BenchArgs) -> Result<()> {
                 &ShapeRequest {
                     input_shapes: args.input_shapes.clone(),
                     dims: args.pack_dims.clone(),
+                    values: args.pack_values.clone(),
                 },
             )
             .with_context(|| format!("native tract on {}", onnx.display()))

@@ -1,7 +1,7 @@
 use super::{cache_dir, human_bytes};
 use anyhow::Result;
 use clap::Args;
-use edgeinfer::pack::{DimValue, InputShape, PackOptions, Progress, ShapeRequest};
+use edgeinfer::pack::{DimValue, InputShape, InputValue, PackOptions, Progress, ShapeRequest};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -24,6 +24,10 @@ pub(super) struct PackArgs {
     /// (repeatable)
     #[arg(long = "dim", value_name = "SYMBOL=SIZE")]
     dims: Vec<DimValue>,
+    /// Bake an input's value into the model, e.g. sr=16000 (a sample rate, a threshold): the
+    /// input leaves the interface and what depends on it is folded (repeatable)
+    #[arg(long = "input-value", value_name = "NAME=VALUE[,VALUE...]")]
+    values: Vec<InputValue>,
     /// Memory the model may use while pack loads and optimizes it, in MiB [default: 4096,
     /// all of wasm32's]
     #[arg(long, value_name = "MIB")]
@@ -51,6 +55,7 @@ pub(super) fn run(args: PackArgs) -> Result<()> {
         shapes: ShapeRequest {
             input_shapes: args.input_shapes,
             dims: args.dims,
+            values: args.values,
         },
         no_preinit: args.no_preinit,
         cache_dir: cache_dir(),

@@ -4,11 +4,12 @@ mod guard;
 mod onnx;
 mod preinit;
 mod segments;
+mod values;
 mod shapes;
 
 pub use onnx::{Converted, nnef, onnx_to_nnef};
 pub use preinit::DEFAULT_PREINIT_MEMORY_LIMIT;
-pub use shapes::{BATCH_SYMBOL, DimValue, InputShape, ShapeRequest};
+pub use shapes::{BATCH_SYMBOL, DimValue, InputShape, InputValue, ShapeRequest};
 
 use crate::runtime::{Metadata, Runtime};
 use anyhow::{Context, Result};

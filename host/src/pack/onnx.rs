@@ -28,10 +28,11 @@ pub fn onnx_to_nnef(path: &Path, request: &ShapeRequest) -> Result<Converted> {
 
 fn convert(path: &Path, request: &ShapeRequest) -> Result<Converted> {
     check_is_onnx_file(path)?;
-    let proto = tract_onnx::onnx()
+    let mut proto = tract_onnx::onnx()
         .proto_model_for_path(path)
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .with_context(|| format!("{} is not an ONNX model tract can read", path.display()))?;
+    let baked = super::values::bake_inputs(&mut proto, &request.values)?;
     let graph = proto
         .graph
         .as_ref()
@@ -41,6 +42,7 @@ fn convert(path: &Path, request: &ShapeRequest) -> Result<Converted> {
     // External weights (`model.onnx.data`) are found relative to the model's directory.
     let model_dir = path.parent().map(|d| d.to_string_lossy().into_owned());
     let (typed, mut notes) = analyse(&proto, model_dir.as_deref(), graph, request)?;
+    notes.splice(0..0, baked);
     let (mut typed, input_names, output_names) = typed;
     notes.extend(interface_types(&mut typed, &output_names)?);
     notes.extend(free_dims_cost(&typed, &input_names)?);

@@ -56,16 +56,48 @@ impl std::str::FromStr for DimValue {
     }
 }
 
-/// What the user asked pack to do with input shapes.
+/// `--input-value sr=16000`: bakes an input's value into the model (a sample rate, a
+/// threshold: configuration a deployment never changes); the input leaves the interface and
+/// tract folds what depends on it (an `If` on the sample rate, say).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputValue {
+    pub name: String,
+    /// The values, row-major; a single value for a scalar input.
+    pub values: Vec<f64>,
+}
+
+impl std::str::FromStr for InputValue {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let usage = || format!("`{s}`: expected NAME=VALUE[,VALUE...] (e.g. sr=16000)");
+        let (name, values) = s.split_once('=').ok_or_else(usage)?;
+        let values = values
+            .split(',')
+            .map(|v| v.trim().parse::<f64>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| usage())?;
+        if name.is_empty() {
+            return Err(usage());
+        }
+        Ok(InputValue {
+            name: name.to_string(),
+            values,
+        })
+    }
+}
+
+/// What the user asked pack to do with the inputs before tract analyses the model.
 #[derive(Clone, Debug, Default)]
 pub struct ShapeRequest {
     pub input_shapes: Vec<InputShape>,
     pub dims: Vec<DimValue>,
+    pub values: Vec<InputValue>,
 }
 
 impl ShapeRequest {
+    /// Nothing fixed: the model is analysed as declared first.
     pub fn is_empty(&self) -> bool {
-        self.input_shapes.is_empty() && self.dims.is_empty()
+        self.input_shapes.is_empty() && self.dims.is_empty() && self.values.is_empty()
     }
 }
 

@@ -103,6 +103,7 @@ impl ModelCase {
             shapes: ShapeRequest {
                 input_shapes: self.input_shapes.clone(),
                 dims: self.dims.clone(),
+                ..ShapeRequest::default()
             },
             cache_dir: Some(cache_dir()),
             ..PackOptions::default()
