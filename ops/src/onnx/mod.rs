@@ -17,6 +17,7 @@ use tract_onnx::tract_hir::tract_core::ops::change_axes::wire_with_rank_broadcas
 mod array_feature_extractor;
 mod binarizer;
 mod feature_vectorizer;
+mod if_then_else;
 mod imputer;
 mod label_encoder;
 mod one_hot_encoder;
@@ -35,6 +36,8 @@ pub fn register_onnx(onnx: &mut tract_onnx::Onnx) {
     reg.insert("ArrayFeatureExtractor", array_feature_extractor::load);
     reg.insert("Binarizer", binarizer::load);
     reg.insert("FeatureVectorizer", feature_vectorizer::load);
+    // Replaces tract-onnx's own: a constant condition inlines the taken branch.
+    reg.insert("If", if_then_else::load);
     reg.insert("Imputer", imputer::load);
     reg.insert("LabelEncoder", label_encoder::load);
     reg.insert("OneHotEncoder", one_hot_encoder::load);

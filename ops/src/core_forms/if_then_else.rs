@@ -1,0 +1,256 @@
+//! NNEF form of tract-core's `IfThenElse` (`ops::logic::ite`): an ONNX `If` whose condition
+//! depends on the data (tract-onnx types it as this op, and runs the taken branch at run
+//! time). tract-nnef 0.23.9 has no form for it.
+//!
+//! ```text
+//! fragment edgeinfer_if_body_<hash>(x: tensor<scalar>, w: tensor<scalar>) -> (y: tensor<scalar>)
+//! { ... the branch's graph, its own constants as `variable`s ... }
+//!
+//! y = edgeinfer_core_if_then_else(cond,
+//!         then_body = "edgeinfer_if_body_<hash>", then_inputs = [x, w],
+//!         else_body = "edgeinfer_if_body_<hash>", else_inputs = [x]);
+//! ```
+//!
+//! Each branch is written as a whole NNEF document of its own (`tract_nnef::ser::to_proto_model`,
+//! as tract writes a model, so its own rewrites apply), then turned into a fragment: its
+//! parameters are the branch inputs, in order, bound to the outer values listed in
+//! `then_inputs` / `else_inputs`; its results are the branch outputs. Unlike tract's
+//! `to_fragment_def` (which `tract_core_scan` uses), this keeps what the branch's document
+//! needs beyond its body, so branches may nest: the fragments of inner branches are hoisted to
+//! the top level, the registries they use are declared by the outer document, and their
+//! constants join the outer document's tensors (renamed on a clash) and are read back as
+//! constants of the branch. Fragment ids hash their content: ids made inside separate
+//! documents cannot clash, and equal branches share one fragment.
+//!
+//! Loading builds each branch from its fragment as `tract_core_scan` builds its body (a
+//! `ModelBuilder` on the same document), its inputs typed as the outer values (without their
+//! value), and wires an `IfThenElse` whose inputs are the condition, then the outer values
+//! of both branches (each once).
+
+use tract_nnef::ast::{
+    Assignment, FragmentDecl, FragmentDef, Identifier, LValue, RValue, Result_, TypeName,
+};
+use tract_nnef::internal::*;
+use tract_nnef::ser::array;
+use tract_nnef::tract_core::ops::logic::IfThenElse;
+
+const ID: &str = "edgeinfer_core_if_then_else";
+
+pub(crate) fn register(registry: &mut Registry) {
+    registry.register_dumper(dump);
+    registry.register_primitive(
+        ID,
+        &[
+            TypeName::Logical.tensor().named("cond"),
+            TypeName::String.named("then_body"),
+            TypeName::Scalar.tensor().array().named("then_inputs"),
+            TypeName::String.named("else_body"),
+            TypeName::Scalar.tensor().array().named("else_inputs"),
+        ],
+        &[("outputs", TypeName::Scalar.tensor().array())],
+        load,
+    );
+}
+
+fn dump(ast: &mut IntoAst, node: &TypedNode, op: &IfThenElse) -> TractResult<Option<Arc<RValue>>> {
+    let cond = ast.mapping[&node.inputs[0]].clone();
+    let then_body = fragment(ast, &op.then_body).context("writing the then branch")?;
+    let else_body = fragment(ast, &op.else_body).context("writing the else branch")?;
+    let outer = |ast: &IntoAst, mapping: &[usize]| {
+        array(
+            mapping
+                .iter()
+                .map(|&ix| ast.mapping[&node.inputs[ix]].as_ref().clone())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let then_inputs = outer(ast, &op.then_input_mapping);
+    let else_inputs = outer(ast, &op.else_input_mapping);
+    Ok(Some(invocation(
+        ID,
+        &[cond],
+        &[
+            ("then_body", string(&then_body.0)),
+            ("then_inputs", then_inputs),
+            ("else_body", string(&else_body.0)),
+            ("else_inputs", else_inputs),
+        ],
+    )))
+}
+
+/// Writes `body` as a fragment of the document `ast` builds; returns its id.
+fn fragment(ast: &mut IntoAst, body: &TypedModel) -> TractResult<Identifier> {
+    let proto = tract_nnef::ser::to_proto_model(ast.framework, body)?;
+    if proto.quantization.as_ref().is_some_and(|q| !q.is_empty()) {
+        bail!("quantized tensors in an If branch are not supported");
+    }
+    if !proto.resources.is_empty() {
+        bail!("resources in an If branch are not supported");
+    }
+    for (key, value) in &proto.doc.extension {
+        let id = Identifier(value.trim().to_string());
+        if key.0 == "tract_registry" && !ast.registries.contains(&id) {
+            ast.registries.push(id);
+        }
+    }
+    for inner in proto.doc.fragments {
+        if inner.decl.id.0 != "tract_core_properties" {
+            ast.fragments.entry(inner.decl.id.clone()).or_insert(inner);
+        }
+    }
+    // the branch's constants become the outer document's, under labels free there
+    let mut labels: HashMap<String, String> = HashMap::default();
+    let mut tensors: Vec<_> = proto.tensors.into_iter().collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    for (label, tensor) in tensors {
+        let mut free = label.clone();
+        let mut n = 0;
+        while ast.tensors.get(&free).is_some_and(|t| t != &tensor) {
+            free = Identifier(format!("{}_{n}", label.0));
+            n += 1;
+        }
+        ast.tensors.insert(free.clone(), tensor);
+        labels.insert(label.0, free.0);
+    }
+    let graph = proto.doc.graph_def;
+    let body: Vec<Assignment> = graph
+        .body
+        .into_iter()
+        // the branch inputs (`external`) are the fragment's parameters
+        .filter(|a| !matches!(&a.left, LValue::Identifier(id) if graph.parameters.contains(id)))
+        .map(|mut a| {
+            relabel_variable(&mut a.right, &labels);
+            a
+        })
+        .collect();
+    let mut def = FragmentDef {
+        decl: FragmentDecl {
+            id: Identifier(String::new()),
+            generic_decl: None,
+            parameters: graph
+                .parameters
+                .iter()
+                .map(|p| TypeName::Scalar.tensor().named(&p.0))
+                .collect(),
+            results: graph
+                .results
+                .iter()
+                .map(|r| Result_ {
+                    id: r.clone(),
+                    spec: TypeName::Scalar.tensor(),
+                })
+                .collect(),
+        },
+        body: Some(body),
+    };
+    def.decl.id = Identifier(format!(
+        "edgeinfer_if_body_{:016x}",
+        fnv1a(&format!("{def:?}"))
+    ));
+    let id = def.decl.id.clone();
+    ast.fragments.entry(id.clone()).or_insert(def);
+    Ok(id)
+}
+
+/// `variable(label = "old", ...)` reads `labels[old]` instead.
+fn relabel_variable(right: &mut RValue, labels: &HashMap<String, String>) {
+    let RValue::Invocation(inv) = right else {
+        return;
+    };
+    if inv.id.0 != "variable" {
+        return;
+    }
+    for arg in &mut inv.arguments {
+        if arg.id.as_ref().is_some_and(|id| id.0 == "label")
+            && let RValue::Literal(tract_nnef::ast::Literal::String(label)) = &mut arg.rvalue
+            && let Some(new) = labels.get(label.as_str())
+        {
+            *label = new.clone();
+        }
+    }
+}
+
+/// 64-bit FNV-1a: a stable hash for fragment ids.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+fn load(builder: &mut ModelBuilder, invocation: &ResolvedInvocation) -> TractResult<Value> {
+    let cond: OutletId = invocation.named_arg_as(builder, "cond")?;
+    let mut inputs: TVec<OutletId> = tvec![cond];
+    let mut branch = |builder: &mut ModelBuilder, which: &str| -> TractResult<_> {
+        let name: String = invocation.named_arg_as(builder, &format!("{which}_body"))?;
+        let outer: TVec<OutletId> = invocation.named_arg_as(builder, &format!("{which}_inputs"))?;
+        let body = load_body(builder, &name, &outer)
+            .with_context(|| format!("loading the {which} branch ({name})"))?;
+        let mapping = outer
+            .iter()
+            .map(|o| match inputs.iter().position(|i| i == o) {
+                Some(ix) => ix,
+                None => {
+                    inputs.push(*o);
+                    inputs.len() - 1
+                }
+            })
+            .collect();
+        Ok((body, mapping))
+    };
+    let (then_body, then_input_mapping) = branch(builder, "then")?;
+    let (else_body, else_input_mapping) = branch(builder, "else")?;
+    let op = IfThenElse {
+        then_body,
+        then_input_mapping,
+        else_body,
+        else_input_mapping,
+    };
+    builder.wire(op, &inputs)
+}
+
+/// The branch of fragment `name`, its inputs typed as the `outer` values.
+fn load_body(builder: &ModelBuilder, name: &str, outer: &[OutletId]) -> TractResult<TypedModel> {
+    let fragment = builder
+        .proto_model
+        .doc
+        .fragments
+        .iter()
+        .find(|f| f.decl.id.0 == name)
+        .with_context(|| format!("no fragment {name}"))?;
+    ensure!(
+        fragment.decl.parameters.len() == outer.len(),
+        "fragment {name} has {} parameters, the invocation gives {} inputs",
+        fragment.decl.parameters.len(),
+        outer.len()
+    );
+    let template = TypedModel {
+        symbols: builder.model.symbols.clone(),
+        ..TypedModel::default()
+    };
+    let mut body = ModelBuilder::new(builder.framework, builder.proto_model, template);
+    body.scopes.push(HashMap::default());
+    body.naming_scopes.clone_from(&builder.naming_scopes);
+    body.registries.clone_from(&builder.registries);
+    for (param, wire) in fragment.decl.parameters.iter().zip(outer) {
+        let fact = builder.model.outlet_fact(*wire)?.without_value();
+        let source = body.model.add_source(param.id.0.clone(), fact)?;
+        body.scopes
+            .last_mut()
+            .unwrap()
+            .insert(param.id.clone(), Value::Wire(source));
+    }
+    body.wire_body(fragment.body.as_deref().context("fragment without body")?)?;
+    let outputs = fragment
+        .decl
+        .results
+        .iter()
+        .map(|r| {
+            let value = body.scopes.last().unwrap().get(&r.id).cloned();
+            value
+                .with_context(|| format!("no value for result {}", r.id.0))?
+                .to::<OutletId>(&mut body)
+        })
+        .collect::<TractResult<TVec<_>>>()?;
+    body.model.select_output_outlets(&outputs)?;
+    Ok(body.model)
+}
