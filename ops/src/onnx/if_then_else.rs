@@ -4,7 +4,8 @@
 //!
 //! Re-implemented from tract-onnx 0.23.9 (`src/ops/logic.rs`: the `_if` builder and the `If`
 //! inference op, Apache-2.0 / MIT, by Sonos), whose fields are private. Parsing and inference
-//! rules are tract's; the one change is in [`If::to_typed`]:
+//! rules are tract's (but for one thing: once the condition is known, the untaken branch is
+//! no longer analysed), and the change that matters is in [`If::to_typed`]:
 //!
 //! - the condition is a constant of the typed model (its value was inferred: `Shape` of a
 //!   fixed input, an initializer): the taken branch is translated and its nodes are wired in
@@ -134,7 +135,9 @@ impl InferenceOp for If {
                     .unify_with_mut(&mut inputs[*outer_ix])?;
             }
             if let Some(cond) = inputs[0].value.concretize() {
-                // the taken branch alone says what the outputs are
+                // the taken branch alone says what the outputs are; the other one is not
+                // analysed (tract's is), as it may not even make sense for these inputs
+                // (silero-vad's 8 kHz branch squeezes an axis that is not 1 at 16 kHz)
                 let body = if cond.cast_to_scalar::<bool>()? {
                     &mut self.then_body
                 } else {
@@ -143,6 +146,7 @@ impl InferenceOp for If {
                 for (ix, output) in outputs.iter_mut().enumerate() {
                     changed |= body.output_fact_mut(ix)?.unify_with_mut(output)?;
                 }
+                changed |= body.analyse(false)?;
             } else {
                 for (ix, output) in outputs.iter_mut().enumerate() {
                     for body in [&mut self.then_body, &mut self.else_body] {
@@ -151,9 +155,9 @@ impl InferenceOp for If {
                         changed |= fact.datum_type.unify_with_mut(&mut output.datum_type)?;
                     }
                 }
+                changed |= self.then_body.analyse(false)?;
+                changed |= self.else_body.analyse(false)?;
             }
-            changed |= self.then_body.analyse(false)?;
-            changed |= self.else_body.analyse(false)?;
             if !changed {
                 return Ok((inputs, outputs, observed.into_iter().cloned().collect()));
             }
