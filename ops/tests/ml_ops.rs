@@ -317,6 +317,7 @@ cases!(
     if_config_nested,
     if_data,
     if_data_nested,
+    if_data_constant_branch,
     refuse_label_encoder_strings,
     refuse_label_encoder_v1,
     refuse_one_hot_encoder_strings,

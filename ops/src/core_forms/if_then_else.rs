@@ -26,6 +26,11 @@
 //! `ModelBuilder` on the same document), its inputs typed as the outer values (without their
 //! value), and wires an `IfThenElse` whose inputs are the condition, then the outer values
 //! of both branches (each once).
+//!
+//! tract 0.23.9's `IfThenElse` gives its outputs the then branch's output facts *with their
+//! value*: a then branch that returns a constant makes the If look constant, and the graph
+//! after it folds as if that branch were always taken. [`forget_output_values`] (applied at
+//! pack time and at load time) clears the values of the branch outputs' facts.
 
 use tract_nnef::ast::{
     Assignment, FragmentDecl, FragmentDef, Identifier, LValue, RValue, Result_, TypeName,
@@ -208,6 +213,16 @@ fn load(builder: &mut ModelBuilder, invocation: &ResolvedInvocation) -> TractRes
     builder.wire(op, &inputs)
 }
 
+/// Works around tract's `IfThenElse` taking the then branch's output *values* for its own
+/// output facts (see the module doc): a branch's output facts keep their type and shape only.
+pub fn forget_output_values(body: &mut TypedModel) -> TractResult<()> {
+    for outlet in body.outputs.clone() {
+        let fact = body.outlet_fact(outlet)?.without_value();
+        body.set_outlet_fact(outlet, fact)?;
+    }
+    Ok(())
+}
+
 /// The branch of fragment `name`, its inputs typed as the `outer` values.
 fn load_body(builder: &ModelBuilder, name: &str, outer: &[OutletId]) -> TractResult<TypedModel> {
     let fragment = builder
@@ -252,5 +267,58 @@ fn load_body(builder: &ModelBuilder, name: &str, outer: &[OutletId]) -> TractRes
         })
         .collect::<TractResult<TVec<_>>>()?;
     body.model.select_output_outlets(&outputs)?;
+    forget_output_values(&mut body.model)?;
     Ok(body.model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cond ? [1, 2] : x`
+    fn constant_then_branch() -> (TypedModel, IfThenElse) {
+        let mut then_body = TypedModel::default();
+        let c = then_body.add_const("c", tensor1(&[1f32, 2.])).unwrap();
+        then_body.select_output_outlets(&[c]).unwrap();
+        let mut else_body = TypedModel::default();
+        let x = else_body.add_source("x", f32::fact([2])).unwrap();
+        else_body.select_output_outlets(&[x]).unwrap();
+        let mut model = TypedModel::default();
+        model.add_source("cond", bool::scalar_fact()).unwrap();
+        model.add_source("x", f32::fact([2])).unwrap();
+        let op = IfThenElse {
+            then_body,
+            then_input_mapping: vec![],
+            else_body,
+            else_input_mapping: vec![1],
+        };
+        (model, op)
+    }
+
+    /// Fails once tract's `IfThenElse` no longer passes the then branch's value on: then
+    /// `forget_output_values` can go.
+    #[test]
+    fn tract_if_then_else_still_takes_the_then_value() {
+        let (mut model, op) = constant_then_branch();
+        let inputs = model.input_outlets().unwrap().to_vec();
+        let y = model.wire_node("if", op, &inputs).unwrap();
+        assert!(model.outlet_fact(y[0]).unwrap().konst.is_some());
+    }
+
+    #[test]
+    fn forgotten_output_values_keep_the_if_open() {
+        let (mut model, mut op) = constant_then_branch();
+        forget_output_values(&mut op.then_body).unwrap();
+        let inputs = model.input_outlets().unwrap().to_vec();
+        let y = model.wire_node("if", op, &inputs).unwrap();
+        model.select_output_outlets(&y).unwrap();
+        assert!(model.outlet_fact(y[0]).unwrap().konst.is_none());
+        let plan = model.into_optimized().unwrap().into_runnable().unwrap();
+        for (cond, want) in [(true, [1f32, 2.]), (false, [5., 6.])] {
+            let got = plan
+                .run(tvec!(tensor0(cond).into(), tensor1(&[5f32, 6.]).into()))
+                .unwrap();
+            assert_eq!(got[0].clone().into_tensor(), tensor1(&want));
+        }
+    }
 }

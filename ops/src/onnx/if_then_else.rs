@@ -260,7 +260,8 @@ fn inline(
 }
 
 /// A branch reads outer constants (weights, often) through inputs whose fact holds the value:
-/// they become constants of the branch, and its inputs no more. The outer constant then has
+/// they become constants of the branch, and its inputs no more. (Its outputs lose their
+/// values: see `core_forms::if_then_else::forget_output_values`.) The outer constant then has
 /// no consumer left and declutter drops it; otherwise it would be written to NNEF twice, once
 /// beside the If and once folded into the branch by tract-nnef's rewrites.
 fn absorb_constants(body: &TypedModel, mapping: &[usize]) -> TractResult<(TypedModel, Vec<usize>)> {
@@ -299,6 +300,7 @@ fn absorb_constants(body: &TypedModel, mapping: &[usize]) -> TractResult<(TypedM
             absorbed.set_outlet_label(*new, label.to_string())?;
         }
     }
+    crate::core_forms::if_then_else::forget_output_values(&mut absorbed)?;
     Ok((absorbed, kept))
 }
 

@@ -756,6 +756,26 @@ add_case("if_data_nested", m,
           {"x": -np.abs(normal(3, 4)) - 1.0}],
          note="runs take then, else/then, else/else")
 
+# A data-dependent If with a constant branch: tract's IfThenElse takes its output facts from
+# the then branch, value included, so unless that value is dropped the graph after it folds
+# as if the then branch were always taken.
+m = model_of(
+    [oh.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+     oh.make_node("GreaterOrEqual", ["total", "zero"], ["cond"]),
+     oh.make_node("If", ["cond"], ["picked"],
+                  then_branch=branch(
+                      [oh.make_node("Constant", [], ["fixed"], value=numpy_helper.from_array(
+                          np.array([1.0, 2.0, 3.0, 4.0], np.float32), "fixed"))],
+                      [("fixed", [4])]),
+                  else_branch=branch([oh.make_node("ReduceMean", ["x"], ["mean0"], axes=[0],
+                                                   keepdims=0)], [("mean0", [4])])),
+     oh.make_node("Mul", ["picked", "two"], ["y"])],
+    [vi("x", TP.FLOAT, ["N", 4])], [vi("y", TP.FLOAT, [4])],
+    initializers=[scalar("zero", 0.0, np.float32), scalar("two", 2.0, np.float32)])
+add_case("if_data_constant_branch", m,
+         [{"x": np.abs(normal(5, 4))}, {"x": -np.abs(normal(2, 4))}],
+         note="run 0 takes the constant then branch, run 1 the else branch")
+
 with open(os.path.join(OUT, "cases.json"), "w") as f:
     json.dump({"generated_by": "ops/tests/models/gen.py", "cases": CASES}, f, indent=1)
     f.write("\n")
