@@ -1,4 +1,5 @@
-//! Pack-time half: ONNX loaders for the `ai.onnx.ml` operators tract 0.23 lacks.
+//! Pack-time half: ONNX loaders for the `ai.onnx.ml` operators tract 0.23 lacks, and an `If`
+//! that folds a constant condition (`if_then_else`).
 //!
 //! tract-onnx keys its operator register by `op_type` alone (the node's domain is not looked
 //! at), so `register_onnx` inserts plain names such as `Scaler`; none of them clashes with a
