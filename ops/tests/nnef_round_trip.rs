@@ -182,7 +182,18 @@ fn unserializable(model: &TypedModel) -> Vec<String> {
             if e.contains("No serializer") {
                 let name = format!("{:?}", node.op);
                 let name = name.split(['(', ' ', '{']).next().unwrap_or("").to_string();
-                let label = format!("{} ({name})", node.op.name());
+                let mut label = format!("{} ({name})", node.op.name());
+                if node.op.name() == "IfThenElse" {
+                    // a branch holds it: name what
+                    let inner = e
+                        .rsplit("No serializer found for node")
+                        .next()
+                        .unwrap_or("");
+                    label = format!(
+                        "{label} holding{}",
+                        inner.chars().take(200).collect::<String>()
+                    );
+                }
                 if !found.contains(&label) {
                     found.push(label);
                 }

@@ -16,10 +16,12 @@
 //! parameters are the branch inputs, in order, bound to the outer values listed in
 //! `then_inputs` / `else_inputs`; its results are the branch outputs. Unlike tract's
 //! `to_fragment_def` (which `tract_core_scan` uses), this keeps what the branch's document
-//! needs beyond its body, so branches may nest: the fragments of inner branches are hoisted to
-//! the top level, the registries they use are declared by the outer document, and their
-//! constants join the outer document's tensors (renamed on a clash) and are read back as
-//! constants of the branch. Fragment ids hash their content: ids made inside separate
+//! needs beyond its body, so branches may nest and hold scans: the fragments of the branch's
+//! document (inner branches, `tract_core_scan` bodies) are hoisted to the top level, the
+//! registries they use are declared by the outer document, and their constants join the outer
+//! document's tensors (renamed on a clash) and are read back as constants of the branch.
+//! Branch fragment ids hash their content, and the fragments tract names by a counter of their
+//! own document (`scan_body_0`) get a hash of that document appended: ids made inside separate
 //! documents cannot clash, and equal branches share one fragment.
 //!
 //! Loading builds each branch from its fragment as `tract_core_scan` builds its body (a
@@ -33,7 +35,8 @@
 //! pack time and at load time) clears the values of the branch outputs' facts.
 
 use tract_nnef::ast::{
-    Assignment, FragmentDecl, FragmentDef, Identifier, LValue, RValue, Result_, TypeName,
+    Assignment, Document, FragmentDecl, FragmentDef, Identifier, LValue, Literal, RValue, Result_,
+    Subscript, TypeName,
 };
 use tract_nnef::internal::*;
 use tract_nnef::ser::array;
@@ -98,11 +101,6 @@ fn fragment(ast: &mut IntoAst, body: &TypedModel) -> TractResult<Identifier> {
             ast.registries.push(id);
         }
     }
-    for inner in proto.doc.fragments {
-        if inner.decl.id.0 != "tract_core_properties" {
-            ast.fragments.entry(inner.decl.id.clone()).or_insert(inner);
-        }
-    }
     // the branch's constants become the outer document's, under labels free there
     let mut labels: HashMap<String, String> = HashMap::default();
     let mut tensors: Vec<_> = proto.tensors.into_iter().collect();
@@ -117,16 +115,50 @@ fn fragment(ast: &mut IntoAst, body: &TypedModel) -> TractResult<Identifier> {
         ast.tensors.insert(free.clone(), tensor);
         labels.insert(label.0, free.0);
     }
-    let graph = proto.doc.graph_def;
+    let mut doc = proto.doc;
+    doc.fragments
+        .retain(|f| f.decl.id.0 != "tract_core_properties");
+    for_each_rvalue(&mut doc, |rv| relabel_variable(rv, &labels));
+    // Fragments of the branch's document (`tract_core_scan` bodies, named by a counter of
+    // that document alone: `scan_body_0`) get a suffix that hashes the document, so those of
+    // different branches cannot clash once hoisted; ours are named by their content already.
+    let suffix = fnv1a(&format!("{doc:?}"));
+    let renames: HashMap<String, String> = doc
+        .fragments
+        .iter()
+        .filter(|f| !f.decl.id.0.starts_with(FRAGMENT_PREFIX))
+        .map(|f| {
+            (
+                f.decl.id.0.clone(),
+                format!("{}_{suffix:016x}", f.decl.id.0),
+            )
+        })
+        .collect();
+    for_each_rvalue(&mut doc, |rv| match rv {
+        RValue::Literal(Literal::String(s)) => {
+            if let Some(new) = renames.get(s.as_str()) {
+                *s = new.clone();
+            }
+        }
+        RValue::Invocation(inv) => {
+            if let Some(new) = renames.get(&inv.id.0) {
+                inv.id = Identifier(new.clone());
+            }
+        }
+        _ => (),
+    });
+    for mut inner in doc.fragments {
+        if let Some(new) = renames.get(&inner.decl.id.0) {
+            inner.decl.id = Identifier(new.clone());
+        }
+        hoist(ast, inner)?;
+    }
+    let graph = doc.graph_def;
     let body: Vec<Assignment> = graph
         .body
         .into_iter()
         // the branch inputs (`external`) are the fragment's parameters
         .filter(|a| !matches!(&a.left, LValue::Identifier(id) if graph.parameters.contains(id)))
-        .map(|mut a| {
-            relabel_variable(&mut a.right, &labels);
-            a
-        })
         .collect();
     let mut def = FragmentDef {
         decl: FragmentDecl {
@@ -149,12 +181,78 @@ fn fragment(ast: &mut IntoAst, body: &TypedModel) -> TractResult<Identifier> {
         body: Some(body),
     };
     def.decl.id = Identifier(format!(
-        "edgeinfer_if_body_{:016x}",
+        "{FRAGMENT_PREFIX}{:016x}",
         fnv1a(&format!("{def:?}"))
     ));
     let id = def.decl.id.clone();
-    ast.fragments.entry(id.clone()).or_insert(def);
+    hoist(ast, def)?;
     Ok(id)
+}
+
+const FRAGMENT_PREFIX: &str = "edgeinfer_if_body_";
+
+/// Adds a fragment to the outer document (once: the same id must be the same fragment).
+fn hoist(ast: &mut IntoAst, fragment: FragmentDef) -> TractResult<()> {
+    match ast.fragments.get(&fragment.decl.id) {
+        Some(known) if known != &fragment => {
+            bail!("two different NNEF fragments named {}", fragment.decl.id.0)
+        }
+        Some(_) => Ok(()),
+        None => {
+            ast.fragments.insert(fragment.decl.id.clone(), fragment);
+            Ok(())
+        }
+    }
+}
+
+/// Calls `f` on every right-hand value of `doc` (graph and fragments), nested ones included.
+fn for_each_rvalue(doc: &mut Document, mut f: impl FnMut(&mut RValue)) {
+    fn walk(rv: &mut RValue, f: &mut dyn FnMut(&mut RValue)) {
+        f(rv);
+        match rv {
+            RValue::Binary(a, _, b) => {
+                walk(a, f);
+                walk(b, f);
+            }
+            RValue::Unary(_, a) => walk(a, f),
+            RValue::Tuple(items) | RValue::Array(items) => {
+                items.iter_mut().for_each(|item| walk(item, f))
+            }
+            RValue::Subscript(a, sub) => {
+                walk(a, f);
+                match &mut **sub {
+                    Subscript::Single(i) => walk(i, f),
+                    Subscript::Range(from, to) => from
+                        .iter_mut()
+                        .chain(to.iter_mut())
+                        .for_each(|i| walk(i, f)),
+                }
+            }
+            RValue::Comprehension(c) => {
+                c.loop_iters.iter_mut().for_each(|(_, i)| walk(i, f));
+                c.filter.iter_mut().for_each(|i| walk(i, f));
+                walk(&mut c.yields, f);
+            }
+            RValue::IfThenElse(ite) => {
+                walk(&mut ite.cond, f);
+                walk(&mut ite.then, f);
+                walk(&mut ite.otherwise, f);
+            }
+            RValue::Invocation(inv) => inv
+                .arguments
+                .iter_mut()
+                .for_each(|arg| walk(&mut arg.rvalue, f)),
+            RValue::Identifier(_) | RValue::Literal(_) => (),
+        }
+    }
+    let graph = doc.graph_def.body.iter_mut();
+    let fragments = doc
+        .fragments
+        .iter_mut()
+        .flat_map(|frag| frag.body.iter_mut().flatten());
+    for assignment in graph.chain(fragments) {
+        walk(&mut assignment.right, &mut f);
+    }
 }
 
 /// `variable(label = "old", ...)` reads `labels[old]` instead.
@@ -167,7 +265,7 @@ fn relabel_variable(right: &mut RValue, labels: &HashMap<String, String>) {
     }
     for arg in &mut inv.arguments {
         if arg.id.as_ref().is_some_and(|id| id.0 == "label")
-            && let RValue::Literal(tract_nnef::ast::Literal::String(label)) = &mut arg.rvalue
+            && let RValue::Literal(Literal::String(label)) = &mut arg.rvalue
             && let Some(new) = labels.get(label.as_str())
         {
             *label = new.clone();

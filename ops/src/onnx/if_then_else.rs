@@ -197,14 +197,12 @@ impl InferenceOp for If {
                 inputs[input_mapping[slot]]
             });
         }
-        let (then_body, then_input_mapping) = absorb_constants(
-            &self.then_body.clone().into_typed()?,
-            &self.then_input_mapping,
-        )?;
-        let (else_body, else_input_mapping) = absorb_constants(
-            &self.else_body.clone().into_typed()?,
-            &self.else_input_mapping,
-        )?;
+        let (then_body, then_input_mapping) =
+            typed_branch(&self.then_body, &self.then_input_mapping)
+                .with_context(|| format!("If `{}`: the then branch", node.name))?;
+        let (else_body, else_input_mapping) =
+            typed_branch(&self.else_body, &self.else_input_mapping)
+                .with_context(|| format!("If `{}`: the else branch", node.name))?;
         check_branches_agree(&node.name, &then_body, &else_body)?;
         // the condition, then the outer values a branch still reads
         let mut used: Vec<usize> = then_input_mapping
@@ -259,9 +257,18 @@ fn inline(
     Ok(body.outputs.iter().map(|o| wires[o]).collect())
 }
 
+/// A branch of an `IfThenElse`: typed, outer constants absorbed, decluttered (tract leaves an
+/// `IfThenElse`'s branches as they are, and typed ops such as `StridedSlice` have no NNEF form
+/// before declutter), its output facts without values. Returns it with its input mapping.
+fn typed_branch(body: &InferenceModel, mapping: &[usize]) -> TractResult<(TypedModel, Vec<usize>)> {
+    let (body, mapping) = absorb_constants(&body.clone().into_typed()?, mapping)?;
+    let mut body = body.into_decluttered()?;
+    crate::core_forms::if_then_else::forget_output_values(&mut body)?;
+    Ok((body, mapping))
+}
+
 /// A branch reads outer constants (weights, often) through inputs whose fact holds the value:
-/// they become constants of the branch, and its inputs no more. (Its outputs lose their
-/// values: see `core_forms::if_then_else::forget_output_values`.) The outer constant then has
+/// they become constants of the branch, and its inputs no more. The outer constant then has
 /// no consumer left and declutter drops it; otherwise it would be written to NNEF twice, once
 /// beside the If and once folded into the branch by tract-nnef's rewrites.
 fn absorb_constants(body: &TypedModel, mapping: &[usize]) -> TractResult<(TypedModel, Vec<usize>)> {
@@ -300,7 +307,6 @@ fn absorb_constants(body: &TypedModel, mapping: &[usize]) -> TractResult<(TypedM
             absorbed.set_outlet_label(*new, label.to_string())?;
         }
     }
-    crate::core_forms::if_then_else::forget_output_values(&mut absorbed)?;
     Ok((absorbed, kept))
 }
 
