@@ -9,6 +9,7 @@
 //! | `Rem` (`ops::math::rem`) | ONNX `Mod` (both `fmod` modes wire it) | `edgeinfer_core_rem(a, b)` |
 //! | `QuantizeLinearU8`, `QuantizeLinearI8` (`ops::quant`) | ONNX `QuantizeLinear` with one scale and zero point, left where declutter cannot fold it (QDQ models: an activation quantized, then dequantized) | `edgeinfer_core_quantize_linear_u8(x, scale, zero_point)`, `..._i8` (`scale` is tract's, the reciprocal of ONNX's) |
 //! | `DequantizeLinearF32` (`ops::quant`) | ONNX `DequantizeLinear` with one scale and zero point, likewise | `edgeinfer_core_dequantize_linear_f32(x, scale, zero_point)` |
+//! | `IfThenElse` (`ops::logic`) | ONNX `If` whose condition depends on the data | `edgeinfer_core_if_then_else(cond, then_body, then_inputs, else_body, else_inputs)`, each branch a fragment (see [`if_then_else`]) |
 //!
 //! tract-nnef tries its own registries first, so if a later tract serializes one of these,
 //! its form wins when writing, and files written with ours still load.
@@ -21,6 +22,8 @@ use tract_nnef::tract_core::ops::nn::GeluExact;
 use tract_nnef::tract_core::ops::quant::{
     DequantizeLinearF32, QuantizeLinearI8, QuantizeLinearU8, quantize_linear_i8, quantize_linear_u8,
 };
+
+pub mod if_then_else;
 
 /// The NNEF registry id, written as `extension tract_registry edgeinfer_core` in `graph.nnef`.
 pub const REGISTRY: &str = "edgeinfer_core";
@@ -54,6 +57,7 @@ pub fn registry() -> Registry {
         load_dequantize,
     );
     registry.register_dumper(dump_dequantize);
+    if_then_else::register(&mut registry);
     registry
 }
 

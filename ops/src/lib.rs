@@ -9,8 +9,9 @@
 //!   - [`nnef`] (registry `edgeinfer_ml`): the few custom typed ops that cannot be written
 //!     with tract's core ops (or not fast enough), with their NNEF form;
 //!   - [`core_forms`] (registry `edgeinfer_core`): NNEF forms for tract-core ops whose form
-//!     tract lacks (`GeluExact`, `Rem`, `QuantizeLinearU8`/`I8`, `DequantizeLinearF32`), so
-//!     that models holding them can be packed;
+//!     tract lacks (`GeluExact`, `Rem`, `QuantizeLinearU8`/`I8`, `DequantizeLinearF32`, and
+//!     `IfThenElse`, the data-dependent ONNX `If`, its branches as NNEF fragments), so that
+//!     models holding them can be packed;
 //!   - [`repair_reloaded`]: works around two tract 0.23.9 bugs that make a model read back
 //!     from NNEF fail to optimize (a Scan over a constant, a Downsample after a Reshape of its
 //!     axis); the guest calls it between reading the NNEF and optimizing, and so does pack's
@@ -32,6 +33,7 @@
 //! | `SVMRegressor` | kernel (einsum + element-wise), einsum, add |
 //! | `SVMClassifier` | kernel, einsum, votes (einsum), argmax, gather; with `prob_a`/`prob_b` also [`nnef::SvmMulticlassProbability`] |
 //! | `LabelEncoder` (numbers) | [`nnef::LabelEncoder`] |
+//! | `If` (default domain; replaces tract-onnx's loader) | the taken branch, inlined, when the condition is a constant once shapes and initializers are known (its branches may then disagree on ranks); else tract-core's `IfThenElse` (both branches, picked at run time) |
 //!
 //! Refused with an error naming the operator and why: string categories, labels and keys
 //! (edgeinfer tensors carry numbers), `ZipMap` (a sequence of maps: export with

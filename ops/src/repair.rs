@@ -16,8 +16,11 @@
 //!    op over a preceding `AxisOp`, and when the downsampled axis is one the `AxisOp` reshapes,
 //!    `pull_downsample_over_axis_op` (`ops/downsample/array.rs`) errors ("Invalid axis")
 //!    instead of declining. Pack's declutter left the graph in that shape; the reload's
-//!    declutter runs the rule on it. Repair: such a Downsample becomes [`SettledDownsample`],
-//!    the same computation without that rewrite.
+//!    declutter runs the rule on it, on a Downsample that was there or on one it pulled up
+//!    from further down (silero-vad v4's strided convolutions after an If was inlined).
+//!    Repair: every Downsample becomes [`SettledDownsample`], the same computation, whose
+//!    declutter is tract's but declines where tract's fails (and whose rewrites make
+//!    `SettledDownsample`s again).
 
 use tract_nnef::internal::*;
 use tract_nnef::tract_core::ops::downsample::Downsample;
@@ -52,28 +55,24 @@ fn forget_scanned_constants(model: &mut TypedModel) -> TractResult<()> {
     Ok(())
 }
 
-/// Bug 2: a Downsample that declutter would try, and fail, to pull over its input's AxisOp.
+/// Bug 2: every Downsample declines the rewrites that tract's fails on.
 fn settle_downsamples(model: &mut TypedModel) -> TractResult<()> {
+    settle(model);
+    Ok(())
+}
+
+fn settle(model: &mut TypedModel) {
     for id in 0..model.nodes().len() {
-        let Some(down) = model.node(id).op_as::<Downsample>() else {
-            continue;
-        };
-        let prec = model.node(model.node(id).inputs[0].node);
-        let Some(axis_op) = prec.op_as::<AxisOp>() else {
-            continue;
-        };
-        if prec.outputs[0].successors.len() == 1
-            && axis_op.recip().transform_axis(down.axis).is_none()
-        {
+        if let Some(down) = model.node(id).op_as::<Downsample>() {
             let op = SettledDownsample(down.clone());
             model.node_mut(id).op = Box::new(op);
         }
     }
-    Ok(())
 }
 
-/// tract-core's `Downsample`, without the declutter rule that pulls it over its input
-/// (see the module doc). Made only by [`repair_reloaded`], in the guest, and never written.
+/// tract-core's `Downsample`, whose declutter (pulling it towards the input) declines where
+/// tract's errors (see the module doc). Made only by [`repair_reloaded`], in the guest, and
+/// never written.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SettledDownsample(pub Downsample);
 
@@ -100,6 +99,23 @@ impl EvalOp for SettledDownsample {
 impl TypedOp for SettledDownsample {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
         self.0.output_facts(inputs)
+    }
+
+    fn declutter(
+        &self,
+        model: &TypedModel,
+        node: &TypedNode,
+    ) -> TractResult<Option<TypedModelPatch>> {
+        // tract's rule looks its op up on the node
+        let mut as_tract = node.clone();
+        as_tract.op = Box::new(self.0.clone());
+        match self.0.declutter(model, &as_tract) {
+            Ok(Some(mut patch)) => {
+                settle(&mut patch.model);
+                Ok(Some(patch))
+            }
+            Ok(None) | Err(_) => Ok(None),
+        }
     }
 
     as_op!();

@@ -312,6 +312,12 @@ cases!(
     mod_int64,
     quantize_dequantize_u8,
     quantize_dequantize_i8,
+    if_shape_then,
+    if_shape_else,
+    if_config_nested,
+    if_data,
+    if_data_nested,
+    if_data_constant_branch,
     refuse_label_encoder_strings,
     refuse_label_encoder_v1,
     refuse_one_hot_encoder_strings,
@@ -385,6 +391,8 @@ fn core_forms_cases_hold_the_ops() {
         ("quantize_dequantize_u8", "DequantizeLinearF32"),
         ("quantize_dequantize_i8", "QuantizeLinearI8"),
         ("quantize_dequantize_i8", "DequantizeLinearF32"),
+        ("if_data", "IfThenElse"),
+        ("if_data_nested", "IfThenElse"),
     ] {
         let typed = onnx()
             .model_for_path(models_dir().join(format!("{case}.onnx")))
@@ -429,4 +437,98 @@ fn knn_needs_the_repair() {
         format!("{err:#}").contains("Trying to substitute"),
         "{err:#}"
     );
+}
+
+/// An If on a dim or a configuration value folds at pack time: the decluttered graph holds
+/// the taken branch only. tract-onnx's own If loader cannot type the dim cases at all (it
+/// builds an `IfThenElse`, which wants both branches' outputs alike); this test fails once
+/// it can, and `edgeinfer_ops`' If loader may go.
+#[test]
+fn constant_conditions_fold_where_tract_fails() {
+    for case in ["if_shape_then", "if_shape_else", "if_config_nested"] {
+        let path = models_dir().join(format!("{case}.onnx"));
+        let typed = onnx()
+            .model_for_path(&path)
+            .unwrap()
+            .into_typed()
+            .unwrap()
+            .into_decluttered()
+            .unwrap();
+        let ops: Vec<String> = typed
+            .nodes()
+            .iter()
+            .map(|n| n.op.name().to_string())
+            .collect();
+        assert!(
+            !ops.iter().any(|o| o == "IfThenElse" || o == "If"),
+            "{case}: {ops:?}"
+        );
+        if case.starts_with("if_shape") {
+            let err = tract_onnx::onnx()
+                .model_for_path(&path)
+                .unwrap()
+                .into_typed()
+                .expect_err("tract-onnx now types it: the If loader may go");
+            assert!(
+                format!("{err:#}").contains("IfThenElse: Condition failed"),
+                "{case}: {err:#}"
+            );
+        }
+    }
+}
+
+/// A data-dependent If is written as `edgeinfer_core_if_then_else` with one fragment per
+/// branch (nested ones hoisted to the top level), and a branch's own constant travels as a
+/// tensor of the archive.
+#[test]
+fn data_conditions_are_written_with_branch_fragments() {
+    let files = |case: &str| tar_files(&pack(&models_dir().join(format!("{case}.onnx"))).unwrap());
+    let archive = files("if_data");
+    let graph = &archive.iter().find(|(n, _)| n == "graph.nnef").unwrap().1;
+    assert_eq!(
+        graph.matches("edgeinfer_core_if_then_else(").count(),
+        1,
+        "{graph}"
+    );
+    assert_eq!(
+        graph.matches("fragment edgeinfer_if_body_").count(),
+        2,
+        "{graph}"
+    );
+    // the branch's constants (its own, and the outer weight it reads), once each
+    let names: Vec<&String> = archive.iter().map(|f| &f.0).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("then_y")), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("xw")), "{names:?}");
+    let archive = files("if_data_nested");
+    let graph = &archive.iter().find(|(n, _)| n == "graph.nnef").unwrap().1;
+    assert_eq!(
+        graph.matches("edgeinfer_core_if_then_else(").count(),
+        2,
+        "{graph}"
+    );
+    assert_eq!(
+        graph.matches("fragment edgeinfer_if_body_").count(),
+        4,
+        "{graph}"
+    );
+}
+
+/// The files of a tar archive (ustar: 512-byte headers, octal sizes), as (name, text).
+fn tar_files(tar: &[u8]) -> Vec<(String, String)> {
+    let mut files = vec![];
+    let mut at = 0;
+    while at + 512 <= tar.len() && tar[at] != 0 {
+        let header = &tar[at..at + 512];
+        let name = String::from_utf8_lossy(&header[..100])
+            .trim_end_matches('\0')
+            .to_string();
+        let size = std::str::from_utf8(&header[124..136]).unwrap();
+        let size =
+            usize::from_str_radix(size.trim_matches(|c: char| c == '\0' || c == ' '), 8).unwrap();
+        let body = &tar[at + 512..at + 512 + size];
+        files.push((name, String::from_utf8_lossy(body).to_string()));
+        at += 512 + size.div_ceil(512) * 512;
+    }
+    files
 }

@@ -4,7 +4,9 @@
 //! every corpus model, some large. Prints one line per model: where it fails, if it does, and
 //! the tract-core ops of the decluttered graph that no NNEF registry serializes. The reloaded
 //! model gets [`edgeinfer_ops::repair_reloaded`] as the guest's should (`EDGEINFER_NO_REPAIR=1`:
-//! not).
+//! not). `EDGEINFER_BAKE=sr=16000` bakes an int64 scalar input into the graph where a model
+//! has it (the input becomes an initializer of that value), as pack's flag for configuration
+//! inputs does.
 //!
 //! ```text
 //! cargo test -p edgeinfer-ops --features onnx --release --test nnef_round_trip -- --ignored --nocapture
@@ -44,16 +46,60 @@ fn typed(path: &Path) -> TractResult<TypedModel> {
     })
 }
 
+/// `EDGEINFER_BAKE`: (input name, value) pairs.
+fn baked() -> Vec<(String, i64)> {
+    std::env::var("EDGEINFER_BAKE")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.parse().expect("EDGEINFER_BAKE: name=int64"),
+            )
+        })
+        .collect()
+}
+
+/// The model, with the `EDGEINFER_BAKE` inputs it has turned into initializers.
+fn load(onnx: &tract_onnx::Onnx, path: &Path) -> TractResult<InferenceModel> {
+    use tract_onnx::pb::{TensorProto, tensor_proto::DataType};
+    let mut proto = onnx.proto_model_for_path(path)?;
+    let graph = proto.graph.as_mut().context("no graph")?;
+    for (name, value) in baked() {
+        if let Some(ix) = graph.input.iter().position(|i| i.name == name) {
+            graph.input.remove(ix);
+            graph.initializer.push(TensorProto {
+                name,
+                data_type: DataType::Int64 as i32,
+                int64_data: vec![value],
+                ..TensorProto::default()
+            });
+        }
+    }
+    let dir = path.parent().and_then(|d| d.to_str());
+    let parsed = onnx.parse(&proto, dir)?;
+    if !parsed.unresolved_inputs.is_empty() {
+        bail!("unresolved inputs {:?}", parsed.unresolved_inputs);
+    }
+    Ok(parsed.model)
+}
+
 fn concrete(path: &Path) -> TractResult<TypedModel> {
     let case: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path.with_file_name("case.json"))?)?;
     // as pack's second analysis: declared intermediate and output shapes ignored
-    let mut model = onnx()
-        .with_ignore_value_info(true)
-        .with_ignore_output_shapes(true)
-        .model_for_path(path)?;
+    let mut model = load(
+        &onnx()
+            .with_ignore_value_info(true)
+            .with_ignore_output_shapes(true),
+        path,
+    )?;
     for input in case["inputs"].as_array().context("case.json: no inputs")? {
         let name = input["name"].as_str().context("input name")?;
+        if baked().iter().any(|(n, _)| n == name) {
+            continue;
+        }
         let ix = model
             .input_outlets()?
             .iter()
@@ -81,7 +127,7 @@ fn concrete(path: &Path) -> TractResult<TypedModel> {
 
 fn symbolic(path: &Path) -> TractResult<TypedModel> {
     use tract_onnx::tract_hir::infer::GenericFactoid;
-    let mut model = onnx().model_for_path(path)?;
+    let mut model = load(&onnx(), path)?;
     for ix in 0..model.input_outlets()?.len() {
         let mut fact = model.input_fact(ix)?.clone();
         if fact.shape.is_open() {
@@ -136,7 +182,18 @@ fn unserializable(model: &TypedModel) -> Vec<String> {
             if e.contains("No serializer") {
                 let name = format!("{:?}", node.op);
                 let name = name.split(['(', ' ', '{']).next().unwrap_or("").to_string();
-                let label = format!("{} ({name})", node.op.name());
+                let mut label = format!("{} ({name})", node.op.name());
+                if node.op.name() == "IfThenElse" {
+                    // a branch holds it: name what
+                    let inner = e
+                        .rsplit("No serializer found for node")
+                        .next()
+                        .unwrap_or("");
+                    label = format!(
+                        "{label} holding{}",
+                        inner.chars().take(200).collect::<String>()
+                    );
+                }
                 if !found.contains(&label) {
                     found.push(label);
                 }
@@ -193,6 +250,7 @@ fn round_trip(path: &Path) -> Result<String, String> {
     for form in [
         "edgeinfer_core_gelu_exact",
         "edgeinfer_core_rem",
+        "edgeinfer_core_if_then_else",
         "edgeinfer_ml_tree_ensemble",
         "edgeinfer_ml_label_encoder",
         "edgeinfer_ml_svm_multiclass_probability",

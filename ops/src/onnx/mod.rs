@@ -1,4 +1,5 @@
-//! Pack-time half: ONNX loaders for the `ai.onnx.ml` operators tract 0.23 lacks.
+//! Pack-time half: ONNX loaders for the `ai.onnx.ml` operators tract 0.23 lacks, and an `If`
+//! that folds a constant condition (`if_then_else`).
 //!
 //! tract-onnx keys its operator register by `op_type` alone (the node's domain is not looked
 //! at), so `register_onnx` inserts plain names such as `Scaler`; none of them clashes with a
@@ -17,6 +18,7 @@ use tract_onnx::tract_hir::tract_core::ops::change_axes::wire_with_rank_broadcas
 mod array_feature_extractor;
 mod binarizer;
 mod feature_vectorizer;
+mod if_then_else;
 mod imputer;
 mod label_encoder;
 mod one_hot_encoder;
@@ -35,6 +37,8 @@ pub fn register_onnx(onnx: &mut tract_onnx::Onnx) {
     reg.insert("ArrayFeatureExtractor", array_feature_extractor::load);
     reg.insert("Binarizer", binarizer::load);
     reg.insert("FeatureVectorizer", feature_vectorizer::load);
+    // Replaces tract-onnx's own: a constant condition inlines the taken branch.
+    reg.insert("If", if_then_else::load);
     reg.insert("Imputer", imputer::load);
     reg.insert("LabelEncoder", label_encoder::load);
     reg.insert("OneHotEncoder", one_hot_encoder::load);

@@ -644,6 +644,138 @@ skl("skl_knn_classifier",
     neighbors.KNeighborsClassifier(n_neighbors=3).fit(Xk, np.digitize(Xk[:, 0], [-0.5, 0.5])),
     Xk, [{"X": normal(5, 4)}, {"X": normal(2, 4)}], options={"zipmap": False})
 
+# ------------------------------------------------------------------------------------------
+# If (src/onnx/if_then_else.rs, src/core_forms/if_then_else.rs). (After the cases above, so
+# their random draws stay as they were.)
+
+
+def branch(nodes, outputs, initializers=()):
+    """An If branch: no inputs of its own (it reads outer names); outputs (name, shape)."""
+    return oh.make_graph(nodes, "branch", [], [vi(o, TP.FLOAT, shape) for o, shape in outputs],
+                         initializer=list(initializers))
+
+
+def scalar(name, value, dtype):
+    return numpy_helper.from_array(np.array(value, dtype), name)
+
+
+# The condition is a dim of a fixed input axis (silero-vad's decoder): Equal(Shape(x)[1], k).
+# The branches give different ranks ([N] vs [N, 1]), so tract-onnx's If (IfThenElse, which
+# wants both alike) fails; ours inlines the branch the fixed dim takes.
+for k, taken in [(6, "then"), (5, "else")]:
+    m = model_of(
+        [oh.make_node("Shape", ["x"], ["shape"]),
+         oh.make_node("Gather", ["shape", "one"], ["dim1"], axis=0),
+         oh.make_node("Equal", ["dim1", "k"], ["cond"]),
+         oh.make_node("If", ["cond"], ["picked"],
+                      then_branch=branch([oh.make_node("ReduceSum", ["x", "axis1"], ["sum"],
+                                                       keepdims=0)], [("sum", ["N"])]),
+                      else_branch=branch([oh.make_node("ReduceSum", ["x", "axis1"], ["sum_k"],
+                                                       keepdims=1)], [("sum_k", ["N", 1])])),
+         oh.make_node("Mul", ["picked", "two"], ["y"])],
+        [vi("x", TP.FLOAT, ["N", 6])], [vi("y", TP.FLOAT, ["N"] if k == 6 else ["N", 1])],
+        initializers=[scalar("one", 1, np.int64), scalar("k", k, np.int64),
+                      numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+                      scalar("two", 2.0, np.float32)])
+    add_case(f"if_shape_{taken}", m, [{"x": normal(5, 6)}, {"x": normal(2, 6)}],
+             note=f"Equal(Shape(x)[1], {k}) folds: the {taken} branch is inlined")
+
+# The condition is a configuration value (silero-vad's sample rate, baked in as an
+# initializer): Equal(sr, 16000). The taken branch holds an If on a dim (nested), the other
+# gives another rank.
+m = model_of(
+    [oh.make_node("Equal", ["sr", "sr16k"], ["is16k"]),
+     oh.make_node("If", ["is16k"], ["picked"],
+                  then_branch=branch(
+                      [oh.make_node("Shape", ["x"], ["shape"]),
+                       oh.make_node("Gather", ["shape", "one"], ["dim1"], axis=0),
+                       oh.make_node("Equal", ["dim1", "four"], ["cond"]),
+                       oh.make_node("If", ["cond"], ["inner"],
+                                    then_branch=branch([oh.make_node("Mul", ["x", "w"], ["xw"])],
+                                                       [("xw", ["N", 4])]),
+                                    else_branch=branch([oh.make_node("Neg", ["x"], ["neg"])],
+                                                       [("neg", ["N", 4])]))],
+                      [("inner", ["N", 4])],
+                      initializers=[scalar("four", 4, np.int64)]),
+                  else_branch=branch([oh.make_node("ReduceMean", ["x"], ["mean"], axes=[1],
+                                                   keepdims=0)], [("mean", ["N"])])),
+     oh.make_node("Add", ["picked", "bias"], ["y"])],
+    [vi("x", TP.FLOAT, ["N", 4])], [vi("y", TP.FLOAT, ["N", 4])],
+    initializers=[scalar("sr", 16000, np.int64), scalar("sr16k", 16000, np.int64),
+                  scalar("one", 1, np.int64),
+                  numpy_helper.from_array(np.array([0.5, -1.0, 2.0, 0.25], np.float32), "w"),
+                  scalar("bias", 0.125, np.float32)])
+add_case("if_config_nested", m, [{"x": normal(5, 4)}, {"x": normal(2, 4)}],
+         note="Equal(sr, 16000) with sr an initializer folds; so does the If in its branch")
+
+# The condition depends on the data (openWakeWord's verifier gate): sum(x) >= 0. Both branches
+# give [N, 16]; the then branch reads an outer initializer and holds a constant of its own
+# (written as an NNEF variable); IfThenElse picks one at run time.
+W16 = rng.normal(size=(16,)).astype(np.float32)
+m = model_of(
+    [oh.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+     oh.make_node("GreaterOrEqual", ["total", "zero"], ["cond"]),
+     oh.make_node("If", ["cond"], ["y"],
+                  then_branch=branch(
+                      [oh.make_node("Constant", [], ["b16"], value=numpy_helper.from_array(
+                          np.linspace(-1, 1, 16).astype(np.float32), "b16")),
+                       oh.make_node("Mul", ["x", "w16"], ["xw"]),
+                       oh.make_node("Add", ["xw", "b16"], ["then_y"])],
+                      [("then_y", ["N", 16])]),
+                  else_branch=branch([oh.make_node("Sigmoid", ["x"], ["else_y"])],
+                                     [("else_y", ["N", 16])]))],
+    [vi("x", TP.FLOAT, ["N", 16])], [vi("y", TP.FLOAT, ["N", 16])],
+    initializers=[scalar("zero", 0.0, np.float32), numpy_helper.from_array(W16, "w16")])
+add_case("if_data", m, [{"x": np.abs(normal(5, 16))}, {"x": -np.abs(normal(2, 16))}],
+         note="run 0 takes the then branch, run 1 the else branch")
+
+# Data-dependent Ifs nested: sum(x) >= 0 ? 2x : (max(x) >= -0.5 ? x + 1 : -x).
+m = model_of(
+    [oh.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+     oh.make_node("GreaterOrEqual", ["total", "zero"], ["cond"]),
+     oh.make_node("If", ["cond"], ["y"],
+                  then_branch=branch([oh.make_node("Mul", ["x", "two"], ["twice"])],
+                                     [("twice", ["N", 4])]),
+                  else_branch=branch(
+                      [oh.make_node("ReduceMax", ["x"], ["top"], keepdims=0),
+                       oh.make_node("GreaterOrEqual", ["top", "minus_half"], ["near"]),
+                       oh.make_node("If", ["near"], ["inner"],
+                                    then_branch=branch(
+                                        [oh.make_node("Add", ["x", "one_f"], ["plus1"])],
+                                        [("plus1", ["N", 4])]),
+                                    else_branch=branch([oh.make_node("Neg", ["x"], ["neg"])],
+                                                       [("neg", ["N", 4])]))],
+                      [("inner", ["N", 4])],
+                      initializers=[scalar("minus_half", -0.5, np.float32)]))],
+    [vi("x", TP.FLOAT, ["N", 4])], [vi("y", TP.FLOAT, ["N", 4])],
+    initializers=[scalar("zero", 0.0, np.float32), scalar("two", 2.0, np.float32),
+                  scalar("one_f", 1.0, np.float32)])
+add_case("if_data_nested", m,
+         [{"x": np.abs(normal(5, 4))},
+          {"x": -np.abs(normal(2, 4)) * 0.2},
+          {"x": -np.abs(normal(3, 4)) - 1.0}],
+         note="runs take then, else/then, else/else")
+
+# A data-dependent If with a constant branch: tract's IfThenElse takes its output facts from
+# the then branch, value included, so unless that value is dropped the graph after it folds
+# as if the then branch were always taken.
+m = model_of(
+    [oh.make_node("ReduceSum", ["x"], ["total"], keepdims=0),
+     oh.make_node("GreaterOrEqual", ["total", "zero"], ["cond"]),
+     oh.make_node("If", ["cond"], ["picked"],
+                  then_branch=branch(
+                      [oh.make_node("Constant", [], ["fixed"], value=numpy_helper.from_array(
+                          np.array([1.0, 2.0, 3.0, 4.0], np.float32), "fixed"))],
+                      [("fixed", [4])]),
+                  else_branch=branch([oh.make_node("ReduceMean", ["x"], ["mean0"], axes=[0],
+                                                   keepdims=0)], [("mean0", [4])])),
+     oh.make_node("Mul", ["picked", "two"], ["y"])],
+    [vi("x", TP.FLOAT, ["N", 4])], [vi("y", TP.FLOAT, [4])],
+    initializers=[scalar("zero", 0.0, np.float32), scalar("two", 2.0, np.float32)])
+add_case("if_data_constant_branch", m,
+         [{"x": np.abs(normal(5, 4))}, {"x": -np.abs(normal(2, 4))}],
+         note="run 0 takes the constant then branch, run 1 the else branch")
+
 with open(os.path.join(OUT, "cases.json"), "w") as f:
     json.dump({"generated_by": "ops/tests/models/gen.py", "cases": CASES}, f, indent=1)
     f.write("\n")
