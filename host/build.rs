@@ -20,11 +20,16 @@ fn main() {
 }
 
 fn build_guest(root: &Path) -> PathBuf {
+    // Everything the guest is built from: its crate and the workspace crates it uses.
     for watched in [
         "guest/src",
         "guest/Cargo.toml",
         "protocol/src",
+        "protocol/Cargo.toml",
+        "ops/src",
+        "ops/Cargo.toml",
         "wit",
+        "Cargo.toml",
         "Cargo.lock",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());

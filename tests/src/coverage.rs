@@ -233,10 +233,12 @@ impl Runner {
             pack_s: None,
         };
         let wasm = self.out_dir.join(format!("{}.wasm", case.name));
+        let shapes = parse_flags(flags)?;
+        let baked: Vec<String> = shapes.values.iter().map(|v| v.name.clone()).collect();
         let options = PackOptions {
             name: Some(case.name.clone()),
             version: Some("1".into()),
-            shapes: parse_flags(flags)?,
+            shapes,
             cache_dir: Some(self.cache_dir.clone()),
             ..PackOptions::default()
         };
@@ -264,9 +266,11 @@ impl Runner {
             .runtime
             .load_cached(&wasm, Some(&self.cache_dir))
             .context("loading the packed model")?;
+        // Inputs baked in with --input-value are no longer inputs.
         let inputs = case
             .inputs
             .iter()
+            .filter(|i| !baked.contains(&i.name))
             .map(|i| edgeinfer::npy::read_npy_file(&case.dir.join(&i.file), &i.name))
             .collect::<Result<Vec<Tensor>>>()?;
 

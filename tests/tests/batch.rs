@@ -428,13 +428,15 @@ fn usage_and_model_errors_exit_2() {
     let (wasm, _) = cls_b1();
     let dir = scratch("batch-errors");
     std::fs::create_dir_all(dir.join("in")).unwrap();
+    // Outputs (and their run reports) land in the scratch dir, never in the working tree.
+    let out = dir.join("out").display().to_string();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec![
                 "missing.wasm".into(),
                 dir.join("in").display().to_string(),
                 "-o".into(),
-                "x".into(),
+                out.clone(),
             ],
             "missing.wasm",
         ),
@@ -443,7 +445,7 @@ fn usage_and_model_errors_exit_2() {
                 wasm.display().to_string(),
                 dir.join("nope.txt").display().to_string(),
                 "-o".into(),
-                "x".into(),
+                out.clone(),
             ],
             "does not exist",
         ),
@@ -452,7 +454,7 @@ fn usage_and_model_errors_exit_2() {
                 wasm.display().to_string(),
                 dir.join("in").display().to_string(),
                 "-o".into(),
-                "x".into(),
+                out.clone(),
                 "--batch-size".into(),
                 "4".into(),
             ],
