@@ -38,7 +38,9 @@ pub(crate) fn initialize_from_stdin() -> Result<(), String> {
     let state = if manifest.preinit {
         let model = LoadedModel::load(&manifest, &mut stdin, true).map_err(|e| e.message)?;
         drop(stdin);
-        model.warm_up(&manifest.warmup_symbols);
+        if !manifest.skip_warm_up {
+            model.warm_up(&manifest.warmup_symbols);
+        }
         State::Ready(model)
     } else {
         let mut nnef = Vec::new();

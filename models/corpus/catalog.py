@@ -402,7 +402,7 @@ CASES = [
               notes="Silero VAD 'half' export (silero_vad_half.onnx): no sr input, the "
                     "network sits in 12 nested If nodes (LSTM inside the branches); weights and "
                     "I/O are float32 despite the name. Input 576 = 64 context + 512 samples."),
-    WheelCase("silero-vad-op18-ifless", "audio", "full", _SIL, "silero_vad/data/silero_vad_op18_ifless.onnx",
+    WheelCase("silero-vad-op18-ifless", "audio", "ci", _SIL, "silero_vad/data/silero_vad_op18_ifless.onnx",
               "7671cd04b004e9076da0d4a7b1a5aec36adf161c39230c1cb94a4fd5db6bbd28",
               "MIT", "silero", {"chunk": 512, "state": "state"},
               notes="Silero VAD opset 18 'ifless' export: despite the name the top level is 4 "

@@ -31,6 +31,10 @@ pub struct PackManifest {
     /// (symbol name -> size). Symbols not listed warm up at 1.
     #[serde(default)]
     pub warmup_symbols: BTreeMap<String, u64>,
+    /// Skip the warm-up inference. Pack sets it when the warm-up itself traps (a model whose
+    /// free dims cannot be 1, or that rejects zeros): the plan is still good for real inputs.
+    #[serde(default)]
+    pub skip_warm_up: bool,
     /// The ONNX model's `metadata_props` (class labels, character dictionaries...) and
     /// producer, shown in the model's metadata.
     #[serde(default)]
@@ -116,6 +120,7 @@ mod tests {
                 input_names: vec!["x".into()],
                 output_names: vec!["y".into()],
                 warmup_symbols: [("N".to_string(), 4)].into(),
+                skip_warm_up: true,
                 properties: [("labels".to_string(), "cat\ndog \"quoted\"".to_string())].into(),
             },
             nnef: vec![1, 2, 3],

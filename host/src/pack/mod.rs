@@ -101,6 +101,7 @@ fn convert(onnx: &Path, options: &PackOptions) -> Result<(PackPayload, Vec<Strin
         input_names: converted.input_names,
         output_names: converted.output_names,
         warmup_symbols: Default::default(),
+        skip_warm_up: false,
         properties: converted.properties,
     };
     let payload = PackPayload {
@@ -121,13 +122,14 @@ pub fn pack(
     options
         .progress
         .stage("reading the ONNX model and converting it to NNEF (tract, natively)");
-    let (payload, notes) = convert(onnx, options)?;
+    let (payload, mut notes) = convert(onnx, options)?;
     let convert_time = started.elapsed();
     let weight_bytes = nnef_weight_bytes(&payload.nnef);
 
     let started = Instant::now();
     let packed = preinit::snapshot(runtime, &payload, options)?;
     let preinit_time = started.elapsed();
+    notes.extend(packed.notes);
 
     options.progress.stage("writing the component");
     write_atomically(output, &packed.component)?;

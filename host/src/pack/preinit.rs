@@ -14,6 +14,8 @@ pub(super) struct Snapshot {
     pub(super) fallback_reason: Option<String>,
     pub(super) metadata: Option<Metadata>,
     pub(super) memory_peak: usize,
+    /// What pre-init had to give up that the user should know.
+    pub(super) notes: Vec<String>,
 }
 
 /// Memory the guest may use while it loads the model: all of wasm32's 4 GiB unless the user
@@ -54,10 +56,27 @@ pub(super) fn snapshot(
     options
         .progress
         .stage("pre-initializing: the guest parses, optimizes and warms up the model");
+    let mut notes = Vec::new();
     let (eager, fallback_reason) = if payload.manifest.preinit {
         match guest.instantiate_unpacked(payload) {
             Ok(instance) => (Some(instance), None),
-            Err(e) => (None, Some(format!("{e:#}"))),
+            // The warm-up runs on zeros with free dims at 1, which some models cannot take
+            // (tract panics, the guest traps): the plan itself may still be fine.
+            Err(e) => {
+                let mut cold = payload.clone();
+                cold.manifest.skip_warm_up = true;
+                match guest.instantiate_unpacked(&cold) {
+                    Ok(instance) => {
+                        notes.push(format!(
+                            "the warm-up inference on zeros failed ({}); packed without it, so \
+                             the first call also builds what the warm-up would have",
+                            first_line(&format!("{e:#}"))
+                        ));
+                        (Some(instance), None)
+                    }
+                    Err(_) => (None, Some(format!("{e:#}"))),
+                }
+            }
         }
     } else {
         (None, Some("--no-preinit".to_string()))
@@ -111,5 +130,21 @@ pub(super) fn snapshot(
         fallback_reason,
         metadata,
         memory_peak,
+        notes,
     })
+}
+
+/// The part of a guest failure worth one line: its panic message when it has one.
+fn first_line(message: &str) -> String {
+    let panic = message
+        .split_once("panicked at ")
+        .and_then(|(_, rest)| rest.split_once('\n'))
+        .map(|(_, msg)| msg);
+    panic
+        .unwrap_or(message)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
