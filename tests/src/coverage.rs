@@ -109,9 +109,7 @@ impl Expectations {
             lines(file)?
                 .into_iter()
                 .map(|l| match l.split_once(':') {
-                    Some((name, value)) => {
-                        Ok((name.trim().to_string(), value.trim().to_string()))
-                    }
+                    Some((name, value)) => Ok((name.trim().to_string(), value.trim().to_string())),
                     None => bail!("tests/coverage/{file}: `{l}` is not `name: value`"),
                 })
                 .collect()

@@ -313,7 +313,7 @@ fn pack_never_panics_on_hostile_files() {
         (
             "garbage.onnx",
             (0..4096u32)
-                .map(|i| (i * 2654435761u32 >> 13) as u8)
+                .map(|i| (i.wrapping_mul(2654435761u32) >> 13) as u8)
                 .collect(),
         ),
         ("text.onnx", b"this is not a model\n".to_vec()),

@@ -4,8 +4,8 @@ mod guard;
 mod onnx;
 mod preinit;
 mod segments;
-mod values;
 mod shapes;
+mod values;
 
 pub use onnx::{Converted, nnef, onnx_to_nnef};
 pub use preinit::DEFAULT_PREINIT_MEMORY_LIMIT;
@@ -40,7 +40,9 @@ pub struct PackOptions {
 
 /// A callback told what pack is doing (`converting the ONNX model to NNEF`...).
 #[derive(Clone, Default)]
-pub struct Progress(Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>);
+pub struct Progress(Option<std::sync::Arc<StageCallback>>);
+
+type StageCallback = dyn Fn(&str) + Send + Sync;
 
 impl Progress {
     pub fn new(f: impl Fn(&str) + Send + Sync + 'static) -> Progress {

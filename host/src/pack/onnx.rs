@@ -186,7 +186,7 @@ fn check_tensor_io(graph: &pb::GraphProto) -> Result<()> {
         let producer = graph
             .node
             .iter()
-            .find(|n| n.output.iter().any(|o| *o == output.name));
+            .find(|n| n.output.contains(&output.name));
         if let Some(node) = producer.filter(|n| n.op_type == "ZipMap") {
             bail!(
                 "output `{}` is a sequence of maps made by ZipMap node `{}`, which no tensor \

@@ -6,7 +6,10 @@ use super::shapes::InputValue;
 use anyhow::{Result, bail};
 use tract_onnx::pb;
 
-pub(super) fn bake_inputs(proto: &mut pb::ModelProto, values: &[InputValue]) -> Result<Vec<String>> {
+pub(super) fn bake_inputs(
+    proto: &mut pb::ModelProto,
+    values: &[InputValue],
+) -> Result<Vec<String>> {
     let Some(graph) = proto.graph.as_mut() else {
         return Ok(vec![]);
     };
@@ -72,11 +75,19 @@ fn declared_dims(t: &pb::type_proto::Tensor, value: &InputValue) -> Result<Vec<i
     }
 }
 
-fn tensor_proto(name: &str, elem_type: i32, dims: Vec<i64>, values: &[f64]) -> Result<pb::TensorProto> {
+fn tensor_proto(
+    name: &str,
+    elem_type: i32,
+    dims: Vec<i64>,
+    values: &[f64],
+) -> Result<pb::TensorProto> {
     use pb::tensor_proto::DataType;
     let ty = DataType::try_from(elem_type).ok();
     let raw: Vec<u8> = match ty {
-        Some(DataType::Float) => values.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
+        Some(DataType::Float) => values
+            .iter()
+            .flat_map(|&v| (v as f32).to_le_bytes())
+            .collect(),
         Some(DataType::Double) => values.iter().flat_map(|&v| v.to_le_bytes()).collect(),
         Some(DataType::Int64) => integers(name, values)?
             .iter()
