@@ -1,29 +1,53 @@
-//! Builds the generic guest component (crate `edgeinfer-guest`) for wasm32-wasip2 so the
-//! `edgeinfer` binary carries it (`edgeinfer pack` needs no Rust toolchain on the user's
-//! side). Set `EDGEINFER_GUEST_WASM=path` to embed a prebuilt guest instead.
+//! Builds the two generic guests so the `edgeinfer` binary carries them (`edgeinfer pack`
+//! needs no Rust toolchain on the user's side): the component (crate `edgeinfer-guest`,
+//! wasm32-wasip2) and the Fastly Compute module (crate `edgeinfer-guest-fastly`,
+//! wasm32-wasip1). Both compile the same engine; they build side by side, each in a target
+//! dir of its own. `EDGEINFER_GUEST_WASM=path` / `EDGEINFER_FASTLY_GUEST_WASM=path` embed
+//! prebuilt guests instead.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
+
+struct Guest {
+    package: &'static str,
+    target: &'static str,
+    /// The artifact's file name under `<target dir>/<target>/guest/`.
+    artifact: &'static str,
+    /// Where the host's `include_bytes!` finds it, in OUT_DIR.
+    embedded_as: &'static str,
+    prebuilt_env: &'static str,
+}
+
+const GUESTS: [Guest; 2] = [
+    Guest {
+        package: "edgeinfer-guest",
+        target: "wasm32-wasip2",
+        artifact: "edgeinfer_guest.wasm",
+        embedded_as: "edgeinfer_guest.wasm",
+        prebuilt_env: "EDGEINFER_GUEST_WASM",
+    },
+    Guest {
+        package: "edgeinfer-guest-fastly",
+        target: "wasm32-wasip1",
+        artifact: "edgeinfer_guest_fastly.wasm",
+        embedded_as: "edgeinfer_guest_fastly.wasm",
+        prebuilt_env: "EDGEINFER_FASTLY_GUEST_WASM",
+    },
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest_dir.parent().unwrap().to_path_buf();
-    println!("cargo:rerun-if-env-changed=EDGEINFER_GUEST_WASM");
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
 
-    let wasm = match std::env::var_os("EDGEINFER_GUEST_WASM") {
-        Some(prebuilt) => PathBuf::from(prebuilt),
-        None => build_guest(&root),
-    };
-    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("edgeinfer_guest.wasm");
-    std::fs::copy(&wasm, &out)
-        .unwrap_or_else(|e| panic!("copying the guest {} failed: {e}", wasm.display()));
-}
-
-fn build_guest(root: &Path) -> PathBuf {
-    // Everything the guest is built from: its crate and the workspace crates it uses.
+    // Everything the guests are built from: their crates and the workspace crates they use.
     for watched in [
         "guest/src",
         "guest/Cargo.toml",
+        "guest-fastly/src",
+        "guest-fastly/Cargo.toml",
+        "engine/src",
+        "engine/Cargo.toml",
         "protocol/src",
         "protocol/Cargo.toml",
         "ops/src",
@@ -31,23 +55,55 @@ fn build_guest(root: &Path) -> PathBuf {
         "wit",
         "Cargo.toml",
         "Cargo.lock",
+        ".cargo/config.toml",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
-    // A target dir of its own: the outer cargo holds the lock on the workspace's.
-    let target_dir = root.join("target").join("guest-build");
+
+    // Start every build first, then wait: the two compile (and fat-LTO link) in parallel.
+    let builds: Vec<(&Guest, Option<(Child, PathBuf)>)> = GUESTS
+        .iter()
+        .map(|guest| {
+            println!("cargo:rerun-if-env-changed={}", guest.prebuilt_env);
+            let build = match std::env::var_os(guest.prebuilt_env) {
+                Some(_) => None,
+                None => Some(start_build(&root, guest)),
+            };
+            (guest, build)
+        })
+        .collect();
+    for (guest, build) in builds {
+        let wasm = match build {
+            None => PathBuf::from(std::env::var_os(guest.prebuilt_env).unwrap()),
+            Some((mut child, wasm)) => {
+                let status = child.wait().expect("waiting for cargo");
+                assert!(
+                    status.success(),
+                    "building the guest {} failed; is the {} target installed? (`rustup target add {}`)",
+                    guest.package,
+                    guest.target,
+                    guest.target
+                );
+                wasm
+            }
+        };
+        let out = out_dir.join(guest.embedded_as);
+        std::fs::copy(&wasm, &out)
+            .unwrap_or_else(|e| panic!("copying the guest {} failed: {e}", wasm.display()));
+    }
+}
+
+fn start_build(root: &Path, guest: &Guest) -> (Child, PathBuf) {
+    // A target dir per guest: the outer cargo holds the lock on the workspace's, and two
+    // builds sharing one would wait for each other.
+    let target_dir = root
+        .join("target")
+        .join(format!("guest-build-{}", guest.target));
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
+    let child = Command::new(cargo)
         .current_dir(root)
-        .args([
-            "build",
-            "-p",
-            "edgeinfer-guest",
-            "--target",
-            "wasm32-wasip2",
-            "--profile",
-            "guest",
-        ])
+        .args(["build", "-p", guest.package, "--target", guest.target])
+        .args(["--profile", "guest"])
         .arg("--target-dir")
         .arg(&target_dir)
         // The outer build's flags are for the host target, not for wasm.
@@ -56,15 +112,15 @@ fn build_guest(root: &Path) -> PathBuf {
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_TARGET_DIR")
         // Under `cargo clippy` the wrapper would leak in and rebuild the guest as a lint run;
-        // lint the guest on its own (`cargo clippy --target wasm32-wasip2 -p edgeinfer-guest`).
+        // lint the guests on their own (`cargo clippy --target wasm32-wasip2 -p edgeinfer-guest`).
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env_remove("RUSTC_WRAPPER")
         .env_remove("CLIPPY_ARGS")
-        .status()
+        .spawn()
         .expect("running cargo to build the guest");
-    assert!(
-        status.success(),
-        "building the guest failed; is the wasm32-wasip2 target installed? (`rustup target add wasm32-wasip2`)"
-    );
-    target_dir.join("wasm32-wasip2/guest/edgeinfer_guest.wasm")
+    let wasm = target_dir
+        .join(guest.target)
+        .join("guest")
+        .join(guest.artifact);
+    (child, wasm)
 }

@@ -9,9 +9,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 out="${1:-target/demo/ppocr-cls.wasm}"
 
-rustup target add wasm32-wasip2 >/dev/null
+rustup target add wasm32-wasip2 wasm32-wasip1 >/dev/null
 models/fetch >&2
-if [ ! -x target/release/edgeinfer ] || [ -n "$(find host guest protocol wit -newer target/release/edgeinfer -type f -print -quit)" ]; then
+if [ ! -x target/release/edgeinfer ] || [ -n "$(find host guest guest-fastly engine ops protocol wit -newer target/release/edgeinfer -type f -print -quit)" ]; then
   echo "building edgeinfer (the first build takes 10-15 minutes on 2 cores) ..." >&2
   cargo build --release -p edgeinfer >&2
 fi

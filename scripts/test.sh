@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Idempotent; on a fresh machine it first installs what it needs:
-# the wasm32-wasip2 target, a Python venv with onnx/onnxruntime, the real models and their
+# the wasm32-wasip2 and wasm32-wasip1 targets, Viceroy, a Python venv with onnx/onnxruntime, the real models and their
 # reference outputs (models/fetch), the ci subset of the coverage corpus (models/corpus/fetch),
 # the Node hosts (jco), and, in the suites that need them,
 # Debian chromium, npm packages and Python venvs.
@@ -16,8 +16,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 T0=$(date +%s)
 step() { echo "== test.sh: $* ($(( $(date +%s) - T0 )) s)" >&2; }
 
-# rust-toolchain.toml lists the target, but rustup installs it only with a new toolchain.
-rustup target add wasm32-wasip2 >/dev/null
+# rust-toolchain.toml lists the targets, but rustup installs them only with a new toolchain.
+rustup target add wasm32-wasip2 wasm32-wasip1 >/dev/null
+
+# Viceroy, Fastly's local runtime, runs the Fastly package test. Its own wasmtime (46) builds
+# outside the workspace, once (about 10 minutes on 2 cores).
+if ! viceroy --version 2>/dev/null | grep -q " 0.22.0"; then
+  step "cargo install --locked viceroy@0.22.0 (Fastly's local runtime)"
+  cargo install --locked --quiet viceroy@0.22.0
+fi
 
 step "models/fetch"
 models/fetch

@@ -1,9 +1,7 @@
 //! Loading an NNEF model into an optimized tract plan, describing it, running it.
 
-use crate::bindings::edgeinfer::inference::types::{
-    Dimension, Error, ErrorCode, ModelMetadata, NamedTensor, TensorInfo,
-};
 use crate::tensors::{self, IoSpec};
+use crate::types::{Dimension, Error, ErrorCode, ModelMetadata, NamedTensor, TensorInfo};
 use edgeinfer_protocol::PackManifest;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -167,7 +165,7 @@ impl IoSpec {
     fn info(&self) -> TensorInfo {
         TensorInfo {
             name: self.name.clone(),
-            ty: self.dtype.into(),
+            ty: self.dtype,
             shape: self.shape.clone(),
         }
     }

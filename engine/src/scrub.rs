@@ -40,7 +40,7 @@ struct Arena {
     n_slabs: usize,
 }
 
-/// wasm32-wasip2 runs one thread: the arena needs no lock.
+/// wasm32 guests run one thread: the arena needs no lock.
 struct SingleThreaded(UnsafeCell<Arena>);
 unsafe impl Sync for SingleThreaded {}
 
@@ -145,7 +145,7 @@ unsafe fn zero(ptr: *mut u8, len: usize) {
     std::hint::black_box(ptr);
 }
 
-pub(crate) struct SnapshotAllocator;
+pub struct SnapshotAllocator;
 
 unsafe impl GlobalAlloc for SnapshotAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -208,7 +208,7 @@ unsafe impl GlobalAlloc for SnapshotAllocator {
 
 /// Runs `f` as the pack-time initialization: arena and zeroing on; then leaves no free-list
 /// links behind and clears the stack below it of what `f`'s deep calls left.
-pub(crate) fn preinitializing<T>(f: impl FnOnce() -> T) -> T {
+pub fn preinitializing<T>(f: impl FnOnce() -> T) -> T {
     PREINIT.store(true, Ordering::Relaxed);
     let out = f();
     PREINIT.store(false, Ordering::Relaxed);

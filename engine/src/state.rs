@@ -1,8 +1,8 @@
 //! The one model of this instance. Filled at pack time by `wizer-initialize` (and then
 //! captured in the Wizer snapshot) or, for a lazily packed component, on the first call.
 
-use crate::bindings::edgeinfer::inference::types::{Error, ErrorCode};
 use crate::model::LoadedModel;
+use crate::types::{Error, ErrorCode};
 use edgeinfer_protocol::PackManifest;
 use std::cell::RefCell;
 use std::io::Read;
@@ -16,22 +16,22 @@ enum State {
 }
 
 thread_local! {
-    // wasm32-wasip2 is single-threaded; thread_local is a plain static here, and Wizer
+    // wasm32 guests are single-threaded; thread_local is a plain static here, and Wizer
     // snapshots it with the rest of linear memory.
     static STATE: RefCell<State> = const { RefCell::new(State::Empty) };
 }
 
-/// Reads the pack payload from stdin and loads (or defers) the model. A no-op when a model is
-/// already there, so the init export that Wizer must keep is harmless after pack.
-pub(crate) fn initialize_from_stdin() -> Result<(), String> {
+/// Reads the pack payload (stdin of the guest's init function, where `edgeinfer pack`
+/// streams it) and loads (or defers) the model. A no-op when a model is already there, so the
+/// init export that Wizer must keep is harmless after pack. Run it inside
+/// [`crate::scrub::preinitializing`].
+pub fn initialize(payload: impl Read) -> Result<(), String> {
     if STATE.with_borrow(|s| !matches!(s, State::Empty)) {
         return Ok(());
     }
     // Streamed, not read whole: the NNEF bytes of a big model never sit in memory beside
-    // the tensors parsed from them. Through the wasi:cli stream itself, not std's stdin: in
-    // this component std's reads (wasi-libc) never free the buffers the data arrives in, so
-    // every byte read would stay in memory, and in the snapshot, a second time.
-    let chunked = crate::scrub::SmallReads(wasip2::cli::stdin::get_stdin());
+    // the tensors parsed from them.
+    let chunked = crate::scrub::SmallReads(payload);
     let mut stdin = std::io::BufReader::with_capacity(crate::scrub::SMALL_READ, chunked);
     let manifest = edgeinfer_protocol::pack::read_manifest(&mut stdin)
         .map_err(|e| format!("the pack payload on stdin: {e}"))?;

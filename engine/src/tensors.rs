@@ -1,9 +1,7 @@
-//! Tensors crossing the WIT boundary: validation against the model's declared inputs and
+//! Tensors crossing the engine's boundary: validation against the model's declared inputs and
 //! conversion to and from tract tensors. Every bad input becomes a typed error, never a trap.
 
-use crate::bindings::edgeinfer::inference::types::{
-    Dimension, Error, ErrorCode, NamedTensor, Tensor as WitTensor,
-};
+use crate::types::{Dimension, Error, ErrorCode, NamedTensor, Tensor as WitTensor};
 use edgeinfer_protocol::DType;
 pub(crate) use edgeinfer_protocol::tract::{from_datum_type, to_datum_type};
 use std::collections::BTreeMap;
@@ -72,7 +70,7 @@ fn check_tensor<'s>(
     free_dims: &mut BTreeMap<&'s str, u32>,
 ) -> Result<(), Error> {
     let name = &spec.name;
-    let dtype = DType::from(tensor.ty);
+    let dtype = tensor.ty;
     if dtype != spec.dtype {
         return Err(invalid(format!(
             "input `{name}` has dtype {dtype}, the model expects {}",
@@ -167,7 +165,7 @@ pub(crate) fn to_named_tensor(name: &str, value: &TValue) -> Result<NamedTensor,
         name: name.to_string(),
         tensor: WitTensor {
             dimensions,
-            ty: dtype.into(),
+            ty: dtype,
             data: value.as_bytes().to_vec(),
         },
     })

@@ -1,19 +1,14 @@
-//! The generic edgeinfer model component.
+//! The generic edgeinfer model component (wasm32-wasip2): a thin front door over
+//! `edgeinfer-engine`, which does the work.
 //!
 //! One build of this crate serves every model: `edgeinfer pack` feeds it a model (NNEF +
-//! manifest) through `wizer-initialize` and snapshots the result with Wizer, so the packed
-//! component starts with an optimized tract plan already in its memory.
-//!
-//! It also answers the Open Inference Protocol v2 over `wasi:http/incoming-handler` ([`http`]).
-//!
-//! Modules: [`scrub`] keeps pack-time garbage (freed buffers, allocator bookkeeping) out of the snapshot, [`state`] holds the one model of this instance, [`model`] loads and describes it,
-//! [`tensors`] validates and converts tensors crossing the WIT boundary.
+//! manifest) on stdin of `wizer-initialize` and snapshots the result with Wizer, so the packed
+//! component starts with an optimized tract plan already in its memory. It exports the
+//! `edgeinfer:inference/model` WIT interface ([`convert`] maps its types to the engine's) and
+//! answers the Open Inference Protocol v2 over `wasi:http/incoming-handler` ([`http`]).
 
+mod convert;
 mod http;
-mod model;
-mod scrub;
-mod state;
-mod tensors;
 
 mod bindings {
     wit_bindgen::generate!({
@@ -22,21 +17,9 @@ mod bindings {
     });
 }
 
-use bindings::edgeinfer::inference::types::{
-    Error, ErrorCode, ModelMetadata, NamedTensor, TensorType,
-};
+use bindings::edgeinfer::inference::types::{Error, ModelMetadata, NamedTensor};
 use bindings::exports::edgeinfer::inference::model::Guest as ModelGuest;
-
-edgeinfer_protocol::dtype_conversions!(TensorType);
-
-impl Error {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Error {
-        Error {
-            code,
-            message: message.into(),
-        }
-    }
-}
+use edgeinfer_engine::scrub;
 
 #[global_allocator]
 static ALLOCATOR: scrub::SnapshotAllocator = scrub::SnapshotAllocator;
@@ -45,7 +28,12 @@ struct Component;
 
 impl bindings::Guest for Component {
     fn wizer_initialize() {
-        if let Err(message) = scrub::preinitializing(state::initialize_from_stdin) {
+        // Through the wasi:cli stream itself, not std's stdin: in this component std's reads
+        // (wasi-libc) never free the buffers the data arrives in, so every byte read would
+        // stay in memory, and in the snapshot, a second time.
+        let stdin = wasip2::cli::stdin::get_stdin();
+        if let Err(message) = scrub::preinitializing(|| edgeinfer_engine::state::initialize(stdin))
+        {
             // Wizer reports a trap; the host captures stderr to say why.
             eprintln!("edgeinfer guest: {message}");
             std::process::abort();
@@ -55,11 +43,16 @@ impl bindings::Guest for Component {
 
 impl ModelGuest for Component {
     fn metadata() -> Result<ModelMetadata, Error> {
-        state::with_model(|m| Ok(m.metadata()))
+        edgeinfer_engine::metadata()
+            .map(Into::into)
+            .map_err(Into::into)
     }
 
     fn infer(inputs: Vec<NamedTensor>) -> Result<Vec<NamedTensor>, Error> {
-        state::with_model(|m| m.infer(inputs))
+        let inputs = inputs.into_iter().map(Into::into).collect();
+        edgeinfer_engine::infer(inputs)
+            .map(|outputs| outputs.into_iter().map(Into::into).collect())
+            .map_err(Into::into)
     }
 }
 

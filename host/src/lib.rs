@@ -32,3 +32,8 @@ pub use tensor::Tensor;
 
 /// The generic guest component: tract and no model, waiting for `edgeinfer pack`.
 pub static GENERIC_GUEST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/edgeinfer_guest.wasm"));
+
+/// The generic Fastly Compute module (wasm32-wasip1): the same engine behind Fastly's
+/// hostcalls, waiting for `edgeinfer pack --target fastly`.
+pub static GENERIC_FASTLY_GUEST: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/edgeinfer_guest_fastly.wasm"));

@@ -1,7 +1,8 @@
 //! `edgeinfer serve` end to end over real HTTP on 127.0.0.1: the Open Inference Protocol v2
 //! answered by the packed component's own wasi:http handler, JSON and binary tensors matching
 //! onnxruntime, every error path, the traffic split, hot reload under load, `/metrics`, and
-//! the same bytes from a third-party host (`jco serve`, `wasmtime serve` when installed).
+//! the same bytes from a third-party host (`jco serve`, `wasmtime serve` when installed) and
+//! from the Fastly package under Viceroy.
 
 mod common;
 
@@ -81,6 +82,7 @@ fn agent() -> ureq::Agent {
 
 struct Reply {
     status: u16,
+    content_type: Option<String>,
     header_len: Option<usize>,
     body: Vec<u8>,
 }
@@ -111,8 +113,13 @@ fn read_reply(mut response: ureq::http::Response<ureq::Body>) -> Reply {
         .limit(256 << 20)
         .read_to_vec()
         .unwrap();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
     Reply {
         status: response.status().as_u16(),
+        content_type,
         header_len,
         body,
     }
@@ -394,6 +401,7 @@ fn raw_post(base: &str, path: &str, headers: &str, body: &[u8]) -> Reply {
         .unwrap_or_default();
     Reply {
         status,
+        content_type: None,
         header_len: None,
         body,
     }
@@ -714,6 +722,86 @@ fn wasmtime_serve_gives_the_same_bytes() {
     same_bytes_as_edgeinfer_serve(command, port);
 }
 
+/// `edgeinfer pack --target fastly` on the classifier, run by Viceroy (Fastly's local
+/// runtime, `cargo install --locked viceroy@0.22.0`; `.ci/run` installs it): the Fastly
+/// module answers byte for byte what `edgeinfer serve` answers with the component.
+#[test]
+fn viceroy_runs_the_fastly_package_with_the_same_bytes() {
+    let viceroy = Command::new("viceroy").arg("--version").output();
+    assert!(
+        viceroy.as_ref().is_ok_and(|o| o.status.success()),
+        "`viceroy` is not on PATH: `cargo install --locked viceroy@0.22.0` (.ci/run does)"
+    );
+    let dir = scratch("fastly-cls");
+    let shapes: Vec<String> = cls()
+        .input_shapes
+        .iter()
+        .map(|s| format!("--input-shape={}={}", s.name, s.dims.join(",")))
+        .collect();
+    let packed = Command::new(edgeinfer_bin())
+        .args(["pack", "--target", "fastly", "--name", "ppocr-cls", "-o"])
+        .arg(dir.join("pkg"))
+        .args(&shapes)
+        .arg(cls().onnx())
+        .env("EDGEINFER_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap();
+    assert!(
+        packed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&packed.stderr)
+    );
+    // Run what `fastly compute deploy` would upload: the files inside the tarball.
+    let unpacked = dir.join("unpacked");
+    let tar = Command::new("tar")
+        .arg("xzf")
+        .arg(dir.join("pkg/ppocr-cls.tar.gz"))
+        .arg("-C")
+        .arg({
+            std::fs::create_dir_all(&unpacked).unwrap();
+            &unpacked
+        })
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    let wasm = unpacked.join("ppocr-cls/bin/main.wasm");
+    let toml = unpacked.join("ppocr-cls/fastly.toml");
+    assert_eq!(
+        std::fs::read(&wasm).unwrap(),
+        std::fs::read(dir.join("pkg/ppocr-cls/bin/main.wasm")).unwrap(),
+        "the tarball holds the module pack wrote"
+    );
+    let manifest = std::fs::read_to_string(&toml).unwrap();
+    assert!(
+        manifest.contains("manifest_version = 3") && manifest.contains("name = \"ppocr-cls\""),
+        "{manifest}"
+    );
+
+    let ours = TestServer::start(ServeOptions {
+        models: vec![spec(&cls_wasm("serve-cls", "1"))],
+        ..ServeOptions::default()
+    });
+    let port = free_port();
+    let child = Command::new("viceroy")
+        .arg(&wasm)
+        .arg("-C")
+        .arg(&toml)
+        .args(["--addr", &format!("127.0.0.1:{port}")])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut child = Reaped(child);
+    let theirs = format!("http://127.0.0.1:{port}");
+    wait_ready(
+        &format!("{theirs}/v2/health/ready"),
+        &mut child.0,
+        Duration::from_secs(180),
+    );
+    compare_hosts(&ours.base, &theirs);
+}
+
 /// Starts a third-party host on the classifier (`command` + the .wasm) and compares its
 /// answers with `edgeinfer serve`'s.
 fn same_bytes_as_edgeinfer_serve(mut command: Command, port: u16) {
@@ -739,9 +827,13 @@ fn same_bytes_as_edgeinfer_serve(mut command: Command, port: u16) {
     compare_hosts(&ours.base, &theirs);
 }
 
+/// Every request whose answer comes from the model's guest (not from `edgeinfer serve`'s own
+/// router: its model list, versions, limits) gets the same status, headers of the protocol and
+/// body bytes from both servers.
 fn compare_hosts(ours: &str, theirs: &str) {
     let infer = "/v2/models/ppocr-cls/infer";
     let (binary, n) = binary_request();
+    let truncated = binary[..binary.len() - 100].to_vec();
     let requests: Vec<(&str, Vec<u8>, Option<usize>)> = vec![
         ("json", json_request(), None),
         ("binary", binary, Some(n)),
@@ -750,19 +842,53 @@ fn compare_hosts(ours: &str, theirs: &str) {
             zeros_request("x", &[1, 3, 48, 192], "FP32"),
             None,
         ),
+        (
+            "wrong dtype",
+            zeros_request("x", &[2, 3, 48, 192], "INT64"),
+            None,
+        ),
+        (
+            "unknown input",
+            zeros_request("y", &[2, 3, 48, 192], "FP32"),
+            None,
+        ),
+        (
+            "unknown output",
+            with_outputs(&json_request(), json!([{"name": "nope"}])),
+            None,
+        ),
+        ("truncated binary", truncated, Some(n)),
         ("malformed", b"{".to_vec(), None),
     ];
     for (what, body, header_len) in requests {
         let a = post(&format!("{ours}{infer}"), &body, header_len);
         let b = post(&format!("{theirs}{infer}"), &body, header_len);
-        assert_eq!(a.status, b.status, "{what}");
+        assert_eq!(
+            a.status,
+            b.status,
+            "{what}: {}",
+            String::from_utf8_lossy(&b.body)
+        );
+        assert_eq!(a.content_type, b.content_type, "{what}");
         assert_eq!(a.header_len, b.header_len, "{what}");
         assert_eq!(a.body, b.body, "{what}: bodies differ");
         if what == "json" || what == "binary" {
             check_cls_reply(&b);
         }
     }
-    let a = get(&format!("{ours}/v2/models/ppocr-cls"));
-    let b = get(&format!("{theirs}/v2/models/ppocr-cls"));
-    assert_eq!((a.status, a.body), (b.status, b.body), "metadata");
+    for path in [
+        "/v2/models/ppocr-cls",
+        "/v2/models/ppocr-cls/versions/1",
+        "/v2/models/ppocr-cls/ready",
+        "/v2/health/live",
+        "/v2/health/ready",
+    ] {
+        let a = get(&format!("{ours}{path}"));
+        let b = get(&format!("{theirs}{path}"));
+        assert_eq!(
+            (a.status, &a.content_type, &a.body),
+            (b.status, &b.content_type, &b.body),
+            "GET {path}"
+        );
+    }
 }

@@ -1,6 +1,6 @@
 use super::{cache_dir, human_bytes};
 use anyhow::Result;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use edgeinfer::pack::{DimValue, InputShape, InputValue, PackOptions, Progress, ShapeRequest};
 use std::path::PathBuf;
 
@@ -8,9 +8,14 @@ use std::path::PathBuf;
 pub(super) struct PackArgs {
     /// The ONNX model
     model: PathBuf,
-    /// Output component [default: <model stem>.wasm in the current directory]
+    /// Output component [default: <model stem>.wasm in the current directory]; with
+    /// `--target fastly`, the package directory [default: pkg]
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// What to make: a wasi:http + WIT component (Spin, wasmtime serve, edgeinfer serve,
+    /// jco), or a Fastly Compute package (pkg/<name>.tar.gz for `fastly compute deploy`)
+    #[arg(long, value_enum, default_value = "component")]
+    target: Target,
     /// Model name reported by the component [default: the model's file stem]
     #[arg(long)]
     name: Option<String>,
@@ -43,19 +48,33 @@ pub(super) struct PackArgs {
     json: bool,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Target {
+    /// wasm32-wasip2 component
+    Component,
+    /// Fastly Compute wasm32-wasip1 module, packaged
+    Fastly,
+}
+
 pub(super) fn run(args: PackArgs) -> Result<()> {
-    let runtime = edgeinfer::Runtime::new(edgeinfer::RuntimeConfig::default())?;
-    let output = args.output.clone().unwrap_or_else(|| {
-        let stem = args.model.file_stem().unwrap_or_default();
-        PathBuf::from(stem).with_extension("wasm")
-    });
-    let options = PackOptions {
-        name: args.name,
-        version: Some(args.version),
+    let options = options(&args);
+    if !args.json {
+        eprintln!("packing {} ...", args.model.display());
+    }
+    match args.target {
+        Target::Component => pack_component(args, options),
+        Target::Fastly => pack_fastly(args, options),
+    }
+}
+
+fn options(args: &PackArgs) -> PackOptions {
+    PackOptions {
+        name: args.name.clone(),
+        version: Some(args.version.clone()),
         shapes: ShapeRequest {
-            input_shapes: args.input_shapes,
-            dims: args.dims,
-            values: args.values,
+            input_shapes: args.input_shapes.clone(),
+            dims: args.dims.clone(),
+            values: args.values.clone(),
         },
         no_preinit: args.no_preinit,
         cache_dir: cache_dir(),
@@ -68,10 +87,15 @@ pub(super) fn run(args: PackArgs) -> Result<()> {
                 eprintln!("  {:>5.1} s  {stage}", started.elapsed().as_secs_f64())
             })
         },
-    };
-    if !args.json {
-        eprintln!("packing {} ...", args.model.display());
     }
+}
+
+fn pack_component(args: PackArgs, options: PackOptions) -> Result<()> {
+    let runtime = edgeinfer::Runtime::new(edgeinfer::RuntimeConfig::default())?;
+    let output = args.output.clone().unwrap_or_else(|| {
+        let stem = args.model.file_stem().unwrap_or_default();
+        PathBuf::from(stem).with_extension("wasm")
+    });
     let report = edgeinfer::pack::pack(&runtime, &args.model, &output, &options)?;
     if args.precompile {
         let cwasm = edgeinfer::runtime::precompiled_path(&output);
@@ -108,5 +132,47 @@ pub(super) fn run(args: PackArgs) -> Result<()> {
         super::info::print_io(m);
         super::info::print_properties(m);
     }
+    Ok(())
+}
+
+fn pack_fastly(args: PackArgs, options: PackOptions) -> Result<()> {
+    if args.precompile {
+        anyhow::bail!(
+            "--precompile makes a .cwasm for wasmtime; Fastly compiles the module itself"
+        );
+    }
+    let out_dir = args.output.clone().unwrap_or_else(|| PathBuf::from("pkg"));
+    let report = edgeinfer::pack::pack_fastly(&args.model, &out_dir, &options)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "wrote {}: main.wasm {} (package {}), sha256 {}; the model's weights are {}",
+        report.package.display(),
+        human_bytes(report.wasm_bytes),
+        human_bytes(report.package_bytes),
+        &report.sha256[..16],
+        human_bytes(report.weight_bytes),
+    );
+    println!(
+        "pre-initialized: {} (convert {:.0} ms, pre-init {:.0} ms; memory at pack time {})",
+        if report.preinitialized { "yes" } else { "no" },
+        report.convert_time.as_secs_f64() * 1e3,
+        report.preinit_time.as_secs_f64() * 1e3,
+        human_bytes(report.preinit_memory_bytes),
+    );
+    for note in &report.notes {
+        println!("note: {note}");
+    }
+    println!(
+        "run it locally: viceroy {} -C {} --addr 127.0.0.1:7676",
+        report.wasm.display(),
+        report.manifest.display()
+    );
+    println!(
+        "deploy it:      fastly compute deploy --package {}",
+        report.package.display()
+    );
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `edgeinfer pack`: ONNX model -> NNEF -> generic guest -> Wizer snapshot -> one component.
 
+mod fastly;
 mod guard;
 mod onnx;
 mod preinit;
@@ -7,6 +8,7 @@ mod segments;
 mod shapes;
 mod values;
 
+pub use fastly::{FastlyPackReport, pack_fastly};
 pub use onnx::{Converted, nnef, onnx_to_nnef};
 pub use preinit::DEFAULT_PREINIT_MEMORY_LIMIT;
 pub use shapes::{BATCH_SYMBOL, DimValue, InputShape, InputValue, ShapeRequest};

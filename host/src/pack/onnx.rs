@@ -183,10 +183,7 @@ fn check_tensor_io(graph: &pb::GraphProto) -> Result<()> {
         info.r#type.as_ref().is_none_or(|t| t.value.is_some())
     };
     for output in &graph.output {
-        let producer = graph
-            .node
-            .iter()
-            .find(|n| n.output.contains(&output.name));
+        let producer = graph.node.iter().find(|n| n.output.contains(&output.name));
         if let Some(node) = producer.filter(|n| n.op_type == "ZipMap") {
             bail!(
                 "output `{}` is a sequence of maps made by ZipMap node `{}`, which no tensor \

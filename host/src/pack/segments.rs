@@ -87,6 +87,11 @@ struct Segments {
     runs: Vec<Run>,
 }
 
+/// A core module (the Fastly target) with its active data re-cut.
+pub(crate) fn resegment_core_module(module: &[u8]) -> Result<Vec<u8>> {
+    resegment_module(module)
+}
+
 fn resegment_module(module: &[u8]) -> Result<Vec<u8>> {
     // The data section, if it can be re-cut.
     let mut segments = None;

@@ -1,0 +1,32 @@
+//! The edgeinfer model engine: everything a packed model does, with no bindings.
+//!
+//! `edgeinfer pack` streams a model (NNEF + manifest) into a generic guest's init function
+//! ([`state::initialize`]); the guest loads and optimizes it there and Wizer snapshots the
+//! result, so a packed guest starts with a ready tract plan. Each guest is a thin front door
+//! over this crate: the wasm32-wasip2 component (`edgeinfer-guest`: WIT + wasi:http) and the
+//! wasm32-wasip1 Fastly Compute module (`edgeinfer-guest-fastly`). Both answer the Open
+//! Inference Protocol v2 through [`http::answer`], so their routes, bodies and errors are one.
+//!
+//! Modules: [`types`] are the tensors, metadata and errors the front doors convert from,
+//! [`state`] holds the one model of this instance, [`model`] loads and describes it,
+//! [`tensors`] validates and converts tensors, [`http`] answers OIP v2 requests, [`scrub`]
+//! keeps pack-time garbage (freed buffers, allocator bookkeeping) out of the snapshot.
+
+pub mod http;
+mod model;
+pub mod scrub;
+pub mod state;
+mod tensors;
+pub mod types;
+
+pub use types::{Dimension, Error, ErrorCode, ModelMetadata, NamedTensor, Tensor, TensorInfo};
+
+/// Runs inference on this instance's model.
+pub fn infer(inputs: Vec<NamedTensor>) -> Result<Vec<NamedTensor>, Error> {
+    state::with_model(|m| m.infer(inputs))
+}
+
+/// This instance's model's metadata.
+pub fn metadata() -> Result<ModelMetadata, Error> {
+    state::with_model(|m| Ok(m.metadata()))
+}
