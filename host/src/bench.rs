@@ -19,7 +19,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn from(mut samples: Vec<Duration>) -> Stats {
+    pub fn from(mut samples: Vec<Duration>) -> Stats {
         samples.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let n = samples.len();

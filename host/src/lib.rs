@@ -19,6 +19,7 @@
 
 pub mod batch;
 pub mod bench;
+pub mod fit;
 pub mod native;
 pub mod npy;
 pub mod pack;

@@ -275,6 +275,80 @@ fn check_large_model(mb: u32) {
     let outputs = model.infer(&[x]).unwrap();
     // Dot products over thousands of terms, summed in another order than onnxruntime's.
     compare(&outputs, &[y], 1e-3).unwrap();
+
+    // Weights over 128 MB fit no serverless platform's memory: `fit` says so with the numbers.
+    let fit = fit_json(&wasm);
+    let fastly = platform(&fit, "Fastly Compute");
+    assert_eq!(fastly["fits"], false, "{fastly}");
+    let memory = check(fastly, "memory_bytes");
+    assert!(
+        memory["value"].as_u64().unwrap() > report.weight_bytes && memory["fits"] == false,
+        "{memory}"
+    );
+}
+
+/// `edgeinfer fit --json` on a component.
+fn fit_json(wasm: &Path) -> serde_json::Value {
+    let out = Command::new(edgeinfer_bin())
+        .args(["fit", "--json", "--runs", "3"])
+        .arg(wasm)
+        .env("EDGEINFER_CACHE_DIR", common::cache_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn platform<'a>(fit: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    fit["platforms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["platform"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {fit}"))
+}
+
+fn check<'a>(platform: &'a serde_json::Value, measure: &str) -> &'a serde_json::Value {
+    platform["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["measure"] == measure)
+        .unwrap_or_else(|| panic!("no {measure} in {platform}"))
+}
+
+/// A small model fits every platform, and each check carries a measured number.
+#[test]
+fn fit_measures_a_small_model_against_every_platform() {
+    let case = model_case("test", "cnn");
+    let wasm = pack(&case.onnx(), "fit-cnn", ShapeRequest::default()).unwrap();
+    let fit = fit_json(&wasm);
+    let bytes = std::fs::metadata(&wasm).unwrap().len();
+    assert_eq!(fit["package_bytes"], bytes);
+    assert!(fit["compressed_bytes"].as_u64().unwrap() < bytes);
+    assert!(fit["cpu"]["median_ms"].as_f64().unwrap() > 0.0, "{fit}");
+    assert_eq!(fit["cpu"]["runs"], 3);
+    let memory = fit["memory_bytes"].as_u64().unwrap();
+    assert!(memory > 0 && memory < 128_000_000, "{fit}");
+    for name in [
+        "Fastly Compute",
+        "Fermyon / Akamai Functions (Spin)",
+        "Cloudflare Workers",
+    ] {
+        let p = platform(&fit, name);
+        assert_eq!(p["fits"], true, "{p}");
+        for c in p["checks"].as_array().unwrap() {
+            assert!(c["value"].as_u64().unwrap() > 0 && c["fits"] == true, "{c}");
+        }
+    }
+    assert_eq!(
+        check(platform(&fit, "Fastly Compute"), "cpu_micros")["limit"],
+        50_000
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod batch;
 mod bench;
+mod fit;
 mod infer;
 mod info;
 mod pack;
@@ -35,6 +36,9 @@ enum Command {
     Precompile(precompile::PrecompileArgs),
     /// Time instantiation, cold and warm inference, and native tract on the same input
     Bench(bench::BenchArgs),
+    /// Check a packed model against serverless limits (Fastly Compute, Spin clouds,
+    /// Cloudflare Workers): package size, memory and CPU time of one fresh-instance request
+    Fit(fit::FitArgs),
     /// Serve models over the Open Inference Protocol v2 (KServe v2 REST) with versions,
     /// traffic split, hot reload and Prometheus metrics
     Serve(serve::ServeArgs),
@@ -71,6 +75,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Infer(args) => done(infer::run(args)),
         Command::Precompile(args) => done(precompile::run(args)),
         Command::Bench(args) => done(bench::run(args)),
+        Command::Fit(args) => done(fit::run(args)),
         Command::Serve(args) => done(serve::run(args)),
         Command::Batch(args) => batch::run(args),
     }

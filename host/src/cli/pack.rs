@@ -43,6 +43,9 @@ pub(super) struct PackArgs {
     /// Also write a precompiled .cwasm next to the output
     #[arg(long)]
     precompile: bool,
+    /// Also measure the packed model against serverless limits (as `edgeinfer fit`)
+    #[arg(long)]
+    report: bool,
     /// Print the report as JSON
     #[arg(long)]
     json: bool,
@@ -102,8 +105,27 @@ fn pack_component(args: PackArgs, options: PackOptions) -> Result<()> {
         let bytes = runtime.precompile(&std::fs::read(&output)?)?;
         edgeinfer::pack::write_atomically(&cwasm, &bytes)?;
     }
+    let fit = if args.report {
+        let size = edgeinfer::fit::PackageSize {
+            bytes: report.bytes,
+            compressed_bytes: report.gzip_bytes,
+        };
+        Some(super::fit::measure(
+            &output,
+            size,
+            &Default::default(),
+            FIT_RUNS,
+        )?)
+    } else {
+        None
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        // With --report: {"pack": ..., "fit": ...}; without, the pack report as it was.
+        let json = match &fit {
+            Some(fit) => serde_json::json!({ "pack": report, "fit": fit }),
+            None => serde_json::to_value(&report)?,
+        };
+        println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
     println!(
@@ -132,8 +154,14 @@ fn pack_component(args: PackArgs, options: PackOptions) -> Result<()> {
         super::info::print_io(m);
         super::info::print_properties(m);
     }
+    if let Some(fit) = &fit {
+        super::fit::print(fit, false)?;
+    }
     Ok(())
 }
+
+/// Fresh-instance requests `--report` measures.
+const FIT_RUNS: usize = 7;
 
 fn pack_fastly(args: PackArgs, options: PackOptions) -> Result<()> {
     if args.precompile {
@@ -143,8 +171,33 @@ fn pack_fastly(args: PackArgs, options: PackOptions) -> Result<()> {
     }
     let out_dir = args.output.clone().unwrap_or_else(|| PathBuf::from("pkg"));
     let report = edgeinfer::pack::pack_fastly(&args.model, &out_dir, &options)?;
+    // The same model as a component, measured in wasmtime: the same engine and snapshot as
+    // the module, with the Fastly package's sizes.
+    let fit = if args.report {
+        let scratch = tempfile_in(&out_dir);
+        let runtime = edgeinfer::Runtime::new(edgeinfer::RuntimeConfig::default())?;
+        let quiet = PackOptions {
+            progress: Progress::default(),
+            ..options.clone()
+        };
+        edgeinfer::pack::pack(&runtime, &args.model, &scratch, &quiet)?;
+        let size = edgeinfer::fit::PackageSize {
+            bytes: report.wasm_bytes,
+            compressed_bytes: report.package_bytes,
+        };
+        let measured = super::fit::measure(&scratch, size, &Default::default(), FIT_RUNS);
+        let _ = std::fs::remove_file(&scratch);
+        Some(measured?)
+    } else {
+        None
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        // With --report: {"pack": ..., "fit": ...}; without, the pack report as it was.
+        let json = match &fit {
+            Some(fit) => serde_json::json!({ "pack": report, "fit": fit }),
+            None => serde_json::to_value(&report)?,
+        };
+        println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
     println!(
@@ -174,5 +227,14 @@ fn pack_fastly(args: PackArgs, options: PackOptions) -> Result<()> {
         "deploy it:      fastly compute deploy --package {}",
         report.package.display()
     );
+    if let Some(fit) = &fit {
+        super::fit::print(fit, false)?;
+    }
     Ok(())
+}
+
+/// A scratch component path in `dir` (created if needed).
+fn tempfile_in(dir: &std::path::Path) -> PathBuf {
+    let _ = std::fs::create_dir_all(dir);
+    dir.join(format!(".fit-{}.wasm", std::process::id()))
 }

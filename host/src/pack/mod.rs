@@ -176,7 +176,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-fn gzip_len(bytes: &[u8]) -> u64 {
+pub(crate) fn gzip_len(bytes: &[u8]) -> u64 {
     // gzip's default level: what servers and `gzip` use, and much faster than -9 on big models.
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(bytes).expect("writing to memory");

@@ -125,7 +125,7 @@ fn analyse(
                     .to_string()
             })
             .collect();
-        let notes = shapes::name_anonymous_dims(&mut model, graph, &input_names)?;
+        let notes = shapes::name_anonymous_dims(&mut model, graph, &input_names, request)?;
         shapes::apply(&mut model, &input_names, request)?;
         let hint = shapes::free_dims_hint(&model, &input_names)?;
         match model.into_typed().and_then(|m| m.into_decluttered()) {

@@ -112,9 +112,14 @@ pub(super) fn name_anonymous_dims(
     model: &mut InferenceModel,
     graph: &pb::GraphProto,
     input_names: &[String],
+    request: &ShapeRequest,
 ) -> Result<Vec<String>> {
     let mut notes = vec![];
     for (ix, name) in input_names.iter().enumerate() {
+        // `--input-shape` sets this input's every dim: nothing to name.
+        if request.input_shapes.iter().any(|s| &s.name == name) {
+            continue;
+        }
         let mut fact = model.input_fact(ix)?.clone();
         if fact.shape.is_open() {
             continue;
