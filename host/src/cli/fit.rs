@@ -1,4 +1,4 @@
-use super::{MAX_MEMORY_LIMIT, cache_dir, dims_map, parse_dim};
+use super::{MAX_MEMORY_LIMIT, NamedPath, cache_dir, dims_map, parse_dim, read_inputs};
 use anyhow::{Context, Result};
 use clap::Args;
 use edgeinfer::bench::synthetic_inputs;
@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 pub(super) struct FitArgs {
     /// The model component (.wasm)
     model: PathBuf,
+    /// The request's inputs as .npy (NAME=FILE); default: synthetic data of the declared
+    /// shape, free dims 1 (or --dim)
+    #[arg(short, long = "input", value_name = "NAME=FILE")]
+    inputs: Vec<NamedPath>,
     /// Size of a free dimension in the measured request, e.g. N=1 (repeatable; default 1)
     #[arg(long = "dim", value_name = "SYMBOL=SIZE", value_parser = parse_dim)]
     dims: Vec<(String, u64)>,
@@ -24,13 +28,19 @@ pub(super) struct FitArgs {
 pub(super) fn run(args: FitArgs) -> Result<()> {
     let wasm =
         std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
-    let report = measure(
-        &args.model,
-        PackageSize::of(&wasm),
-        &dims_map(&args.dims),
-        args.runs,
-    )?;
+    let request = Request {
+        inputs: &args.inputs,
+        dims: dims_map(&args.dims),
+    };
+    let report = measure(&args.model, PackageSize::of(&wasm), &request, args.runs)?;
     print(&report, args.json)
+}
+
+/// The request to measure: given inputs, else synthetic ones.
+#[derive(Default)]
+pub(super) struct Request<'a> {
+    pub(super) inputs: &'a [NamedPath],
+    pub(super) dims: std::collections::BTreeMap<String, u64>,
 }
 
 /// Measures a packed component; `size` is what the platform receives (the component, or the
@@ -38,7 +48,7 @@ pub(super) fn run(args: FitArgs) -> Result<()> {
 pub(super) fn measure(
     component: &Path,
     size: PackageSize,
-    dims: &std::collections::BTreeMap<String, u64>,
+    request: &Request,
     runs: usize,
 ) -> Result<FitReport> {
     // Room for any model: the limit is what is measured, not what is enforced here.
@@ -50,7 +60,12 @@ pub(super) fn measure(
     let model = runtime
         .load_cached(component, cache_dir().as_deref())
         .with_context(|| format!("cannot load {}", component.display()))?;
-    let inputs = synthetic_inputs(&model.metadata()?, dims);
+    let metadata = model.metadata()?;
+    let inputs = if request.inputs.is_empty() {
+        synthetic_inputs(&metadata, &request.dims)
+    } else {
+        read_inputs(&metadata, request.inputs)?
+    };
     fit(&model, &inputs, size, runs)
 }
 
