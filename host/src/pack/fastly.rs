@@ -58,13 +58,14 @@ pub fn pack_fastly(onnx: &Path, out_dir: &Path, options: &PackOptions) -> Result
     let limit = options
         .memory_limit
         .unwrap_or(super::DEFAULT_PREINIT_MEMORY_LIMIT);
-    let snapshot = match snapshot_module(&payload, limit) {
+    let cache = options.cache_dir.as_deref();
+    let snapshot = match snapshot_module(&payload, limit, cache) {
         Ok(snapshot) => snapshot,
         // As for the component: a warm-up that traps need not stop the pack.
         Err(warm) if payload.manifest.preinit && !payload.manifest.skip_warm_up => {
             let mut cold = payload.clone();
             cold.manifest.skip_warm_up = true;
-            let snapshot = snapshot_module(&cold, limit)
+            let snapshot = snapshot_module(&cold, limit, cache)
                 .map_err(|_| warm.context("pre-initializing the Fastly module"))?;
             notes.push("the warm-up inference on zeros failed; packed without it".into());
             snapshot
@@ -115,7 +116,11 @@ struct InitState {
 }
 
 /// Runs the generic module's `wizer-initialize` on the payload and snapshots it.
-fn snapshot_module(payload: &PackPayload, memory_limit: usize) -> Result<ModuleSnapshot> {
+fn snapshot_module(
+    payload: &PackPayload,
+    memory_limit: usize,
+    cache_dir: Option<&Path>,
+) -> Result<ModuleSnapshot> {
     let mut config = Config::new();
     config
         .wasm_simd(true)
@@ -127,9 +132,7 @@ fn snapshot_module(payload: &PackPayload, memory_limit: usize) -> Result<ModuleS
 
     let wizer = Wizer::new();
     let (cx, instrumented) = wizer.instrument(crate::GENERIC_FASTLY_GUEST)?;
-    let module = Module::new(&engine, &instrumented)
-        .map_err(anyhow::Error::from)
-        .context("compiling the Fastly module")?;
+    let module = compile_cached(&engine, &instrumented, cache_dir)?;
     let mut linker: Linker<InitState> = Linker::new(&engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi)?;
     // Fastly's hostcalls: present so the module links, traps if init ever called one.
@@ -183,6 +186,37 @@ fn snapshot_module(payload: &PackPayload, memory_limit: usize) -> Result<ModuleS
     let wasm = super::segments::resegment_core_module(&wasm)
         .context("re-cutting the snapshot's data segments")?;
     Ok(ModuleSnapshot { wasm, memory_peak })
+}
+
+/// Compiles the instrumented generic module, or loads it from `cache_dir` (instrumenting is
+/// deterministic, so its hash keys the cache): spares a compile of several seconds per pack.
+fn compile_cached(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> Result<Module> {
+    let compile = || {
+        Module::new(engine, wasm)
+            .map_err(anyhow::Error::from)
+            .context("compiling the Fastly module")
+    };
+    let Some(dir) = cache_dir else {
+        return compile();
+    };
+    let key = sha256_hex(wasm);
+    let path = dir.join(format!(
+        "{}-fastly-preinit-wasmtime{}.cwasm",
+        &key[..16],
+        crate::runtime::wasmtime_version()
+    ));
+    // SAFETY: the file is one this function wrote with this engine configuration (keyed by
+    // the module's hash and wasmtime's version); wasmtime checks its header on load.
+    if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
+        return Ok(module);
+    }
+    let module = compile()?;
+    if std::fs::create_dir_all(dir).is_ok()
+        && let Ok(bytes) = module.serialize()
+    {
+        let _ = write_atomically(&path, &bytes);
+    }
+    Ok(module)
 }
 
 fn memory_size(instance: &wasmtime::Instance, store: &mut Store<InitState>) -> usize {

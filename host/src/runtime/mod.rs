@@ -218,7 +218,7 @@ fn check_fits_memory_limit(wasm: &[u8], limit: usize) -> Result<()> {
     Ok(())
 }
 
-fn wasmtime_version() -> &'static str {
+pub(crate) fn wasmtime_version() -> &'static str {
     "48.0.8"
 }
 
