@@ -376,6 +376,164 @@ fn every_error_path_has_its_status_and_message() {
     check_cls_reply(&post(&infer, &json_request(), None));
 }
 
+/// Slow and idle clients hold a connection for a bounded time, never an instance; a full
+/// server says so with 503 + Retry-After; and it keeps answering throughout.
+#[test]
+fn slow_idle_and_excess_clients_are_cut_off() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let wasm = cls_wasm("serve-cls", "1");
+    let server = TestServer::start(ServeOptions {
+        models: vec![spec(&wasm)],
+        header_timeout: Duration::from_secs(1),
+        body_timeout: Duration::from_secs(1),
+        max_connections: 8,
+        ..ServeOptions::default()
+    });
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let open = |first_bytes: &[u8]| {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(first_bytes).unwrap();
+        s
+    };
+    // Reads until the server closes; returns what it sent and how long that took.
+    let until_closed = |mut s: TcpStream| {
+        let started = Instant::now();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        (String::from_utf8_lossy(&got).to_string(), started.elapsed())
+    };
+
+    // Slowloris: request lines whose headers never end are closed at the header timeout.
+    let half_open: Vec<TcpStream> = (0..6)
+        .map(|_| open(b"POST /v2/models/ppocr-cls/infer HTTP/1.1\r\nHost: t\r\n"))
+        .collect();
+    for s in half_open {
+        let (_, took) = until_closed(s);
+        assert!(
+            took < Duration::from_secs(5),
+            "half-open connection held {took:?}"
+        );
+    }
+    // An idle kept-alive connection is closed as well, after its answer.
+    let mut idle = open(b"GET /v2/health/live HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let (_, took) = until_closed(idle);
+    assert!(
+        took < Duration::from_secs(5),
+        "idle connection held {took:?}"
+    );
+    // A body that trickles in gets 408 at the body timeout.
+    let slow = open(
+        b"POST /v2/models/ppocr-cls/infer HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n{",
+    );
+    let (answer, took) = until_closed_or_answered(slow);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive within 1 s"), "{answer}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    // Past --max-connections: 503, Retry-After, closed; the held ones still work after.
+    let held: Vec<TcpStream> = (0..8).map(|_| open(b"")).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let (answer, _) = until_closed(open(b""));
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.to_lowercase().contains("retry-after: 1"), "{answer}");
+    assert!(
+        answer.contains("too many open connections (the limit is 8)"),
+        "{answer}"
+    );
+    drop(held);
+    std::thread::sleep(Duration::from_millis(200));
+    check_cls_reply(&post(
+        &server.url("/v2/models/ppocr-cls/infer"),
+        &json_request(),
+        None,
+    ));
+}
+
+/// Reads a response whose connection may stay open: up to the end of its JSON body.
+fn until_closed_or_answered(mut s: std::net::TcpStream) -> (String, Duration) {
+    use std::io::Read;
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+        if got.ends_with(b"}") {
+            break;
+        }
+    }
+    (String::from_utf8_lossy(&got).to_string(), started.elapsed())
+}
+
+/// With every instance busy and no room to wait (`max_queued` 0), a request gets 503 and
+/// Retry-After at once; the others are answered correctly.
+#[test]
+fn a_full_server_answers_503_with_retry_after() {
+    let wasm = cls_wasm("serve-cls", "1");
+    let server = TestServer::start(ServeOptions {
+        models: vec![spec(&wasm)],
+        max_concurrency: 1,
+        max_queued: 0,
+        ..ServeOptions::default()
+    });
+    let url = server.url("/v2/models/ppocr-cls/infer");
+    let body = json_request();
+    let mut refused = None;
+    // Bounded: 20 rounds of 6 simultaneous requests; one overlap is enough.
+    for _ in 0..20 {
+        let barrier = Barrier::new(6);
+        let replies: Vec<(u16, Option<String>, Vec<u8>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..6)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        let mut r = agent()
+                            .post(&url)
+                            .header("content-type", "application/json")
+                            .send(&body[..])
+                            .unwrap();
+                        let retry = r
+                            .headers()
+                            .get("retry-after")
+                            .map(|v| v.to_str().unwrap().to_string());
+                        let status = r.status().as_u16();
+                        let bytes = r.body_mut().read_to_vec().unwrap();
+                        (status, retry, bytes)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (status, retry, bytes) in replies {
+            match status {
+                200 => {
+                    check_cls_reply(&Reply {
+                        status,
+                        content_type: None,
+                        header_len: None,
+                        body: bytes,
+                    });
+                }
+                503 => refused = Some((retry, String::from_utf8_lossy(&bytes).to_string())),
+                other => panic!("status {other}: {}", String::from_utf8_lossy(&bytes)),
+            };
+        }
+        if refused.is_some() {
+            break;
+        }
+    }
+    let (retry, message) = refused.expect("six simultaneous requests never overlapped");
+    assert_eq!(retry.as_deref(), Some("1"));
+    assert!(message.contains("all 1 instances are busy"), "{message}");
+}
+
 /// A request written by hand on a socket: the server answers an oversized body without
 /// reading it, which an HTTP client still sending the body sees as a broken pipe.
 fn raw_post(base: &str, path: &str, headers: &str, body: &[u8]) -> Reply {

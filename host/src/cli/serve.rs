@@ -23,9 +23,22 @@ pub(super) struct ServeArgs {
     /// weights a model's last listed version takes all its traffic
     #[arg(long = "weight", value_name = "NAME@VERSION=W", value_parser = WeightSpec::parse)]
     weights: Vec<WeightSpec>,
-    /// Model instances running at once; further requests wait
+    /// Model instances running at once; further requests wait (see --max-queued)
     #[arg(long, value_name = "N", default_value_t = 32)]
     max_concurrency: usize,
+    /// Requests that may wait for a busy instance; past it, 503 with Retry-After
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_queued: usize,
+    /// Open connections at most; past it a new connection gets 503 and is closed
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a connection has to send a complete request head, new or kept alive between
+    /// requests (closes slowloris and idle connections)
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    header_timeout: f64,
+    /// Seconds the whole request body has to arrive in; past it, 408
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    body_timeout: f64,
     /// Largest request body, in MiB
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     max_body_mib: usize,
@@ -118,6 +131,17 @@ fn options(args: ServeArgs) -> Result<ServeOptions> {
         reload_interval: (reload > 0.0).then(|| Duration::from_secs_f64(reload)),
         runtime,
         cache_dir: cache_dir(),
+        max_queued: args.max_queued,
+        max_connections: args.max_connections,
+        header_timeout: positive_secs("--header-timeout", args.header_timeout)?,
+        body_timeout: positive_secs("--body-timeout", args.body_timeout)?,
         ..ServeOptions::default()
     })
+}
+
+fn positive_secs(flag: &str, secs: f64) -> Result<Duration> {
+    if !(secs.is_finite() && secs > 0.0) {
+        anyhow::bail!("{flag} must be a positive number of seconds, got {secs}");
+    }
+    Ok(Duration::from_secs_f64(secs))
 }

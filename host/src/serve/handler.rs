@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::Store;
@@ -91,43 +92,51 @@ async fn dispatch(
     let labels = slot.labels.clone();
     let fail = |e: OipError| (e, Some(labels.clone()));
 
-    let request = limit_body(request, server.options.max_body_bytes)
-        .await
-        .map_err(fail)?;
+    let request = read_body(request, &server.options).await.map_err(fail)?;
     let reply = forward(server, &slot, request, suffix)
         .await
         .map_err(fail)?;
     Ok((reply, Some(labels)))
 }
 
-/// Refuses a body over the cap: at once from Content-Length, or while reading a chunked one.
-async fn limit_body(
+/// Reads the whole body before an instance is taken, so a slow client holds a connection,
+/// never an instance: refused over the cap (at once from Content-Length, or while reading a
+/// chunked one) and past the body timeout (408).
+async fn read_body(
     request: Request<Incoming>,
-    max: usize,
+    options: &super::ServeOptions,
 ) -> Result<Request<HyperOutgoingBody>, OipError> {
+    let max = options.max_body_bytes;
     let too_large = || OipError::new(413, format!("the request body is larger than {max} bytes"));
     let declared = request
         .headers()
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
     let (parts, body) = request.into_parts();
-    let body = match declared {
-        Some(n) if n > max as u64 => return Err(too_large()),
-        // hyper enforces the declared length: stream it through.
-        Some(_) => body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync(),
-        None => {
-            let collected = Limited::new(body, max).collect().await.map_err(|e| {
-                if e.is::<http_body_util::LengthLimitError>() {
-                    too_large()
-                } else {
-                    OipError::bad_request(format!("reading the request body: {e}"))
-                }
-            })?;
-            full(collected.to_bytes())
-        }
-    };
-    Ok(Request::from_parts(parts, body))
+    let timeout = options.body_timeout;
+    let collected = tokio::time::timeout(timeout, Limited::new(body, max).collect())
+        .await
+        .map_err(|_| {
+            OipError::new(
+                408,
+                format!(
+                    "the request body did not arrive within {} s",
+                    timeout.as_secs_f64()
+                ),
+            )
+        })?
+        .map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                OipError::bad_request(format!("reading the request body: {e}"))
+            }
+        })?;
+    Ok(Request::from_parts(parts, full(collected.to_bytes())))
 }
 
 /// Runs the request in a fresh instance of the slot's component, with the path rewritten to
@@ -147,13 +156,30 @@ async fn forward(
         .parse()
         .map_err(|e| OipError::new(500, format!("model name does not fit a URL path: {e}")))?;
 
-    // Held by the task until the instance is done (the body may stream after the headers).
-    let permit = server
-        .instances
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|_| OipError::new(503, "the server is shutting down"))?;
+    // Held by the task until the instance is done. When every instance is busy, a bounded
+    // number of requests wait; past that, 503 with Retry-After.
+    let permit = match server.instances.clone().try_acquire_owned() {
+        Ok(permit) => permit,
+        Err(_) => {
+            let queued = server.queued.fetch_add(1, Ordering::Relaxed);
+            let _leave = QueueSpot(&server.queued);
+            if queued >= server.options.max_queued {
+                return Err(OipError::new(
+                    503,
+                    format!(
+                        "all {} instances are busy and {queued} requests wait; retry later",
+                        server.options.max_concurrency
+                    ),
+                ));
+            }
+            server
+                .instances
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| OipError::new(503, "the server is shutting down"))?
+        }
+    };
     let in_flight = InFlight::start(server.metrics.clone(), permit);
 
     let runtime = server.loader.runtime();
@@ -240,9 +266,26 @@ fn reply(status: u16, content_type: &str, body: Bytes) -> Reply {
 }
 
 fn error_reply(e: &OipError) -> Reply {
-    reply(
+    let mut reply = reply(
         e.status,
         "application/json",
         oip::error_body(&e.message).into(),
-    )
+    );
+    // Overloaded or shutting down: tell clients when to come back.
+    if e.status == 503 {
+        reply.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from_static("1"),
+        );
+    }
+    reply
+}
+
+/// A place in the instance queue, given back however the request ends.
+struct QueueSpot<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for QueueSpot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }

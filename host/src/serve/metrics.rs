@@ -44,6 +44,7 @@ pub(crate) struct Metrics {
     in_flight: Gauge,
     reloads: Family<ReloadLabels, Counter>,
     info: Family<InfoLabels, Gauge>,
+    refused: Counter,
 }
 
 impl Metrics {
@@ -88,8 +89,15 @@ impl Metrics {
             "The model file behind each served version (value 1)",
             info.clone(),
         );
+        let refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections answered 503 and closed because --max-connections were open",
+            refused.clone(),
+        );
         Metrics {
             registry,
+            refused,
             requests,
             errors,
             latency,
@@ -113,6 +121,10 @@ impl Metrics {
         self.latency
             .get_or_create(labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn connection_refused(&self) {
+        self.refused.inc();
     }
 
     pub(crate) fn in_flight(&self) -> &Gauge {

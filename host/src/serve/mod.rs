@@ -44,6 +44,16 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     pub runtime: RuntimeConfig,
     pub cache_dir: Option<PathBuf>,
+    /// A connection must send a complete request head within this time, whether it is new
+    /// or kept alive between requests: closes slowloris and idle connections.
+    pub header_timeout: Duration,
+    /// The whole request body must arrive within this time (408 past it).
+    pub body_timeout: Duration,
+    /// Open connections at most; past it a new one gets a 503 and is closed.
+    pub max_connections: usize,
+    /// Requests that may wait for an instance when all `max_concurrency` are busy; past it,
+    /// 503 with `Retry-After`.
+    pub max_queued: usize,
 }
 
 impl Default for ServeOptions {
@@ -61,6 +71,10 @@ impl Default for ServeOptions {
                 ..RuntimeConfig::default()
             },
             cache_dir: None,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            max_queued: 256,
         }
     }
 }
@@ -71,6 +85,8 @@ pub(crate) struct Server {
     loader: Arc<Loader>,
     metrics: Arc<Metrics>,
     instances: Arc<Semaphore>,
+    /// Requests waiting for an instance.
+    queued: std::sync::atomic::AtomicUsize,
     shutting_down: AtomicBool,
 }
 
@@ -135,6 +151,7 @@ pub async fn start(options: ServeOptions) -> Result<Running> {
         .collect();
     let server = Arc::new(Server {
         instances: Arc::new(Semaphore::new(options.max_concurrency.max(1))),
+        queued: Default::default(),
         options,
         registry,
         loader,
@@ -153,6 +170,7 @@ pub async fn start(options: ServeOptions) -> Result<Running> {
 
 async fn accept_loop(server: Arc<Server>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
     let mut connections = JoinSet::new();
+    let open = Arc::new(Semaphore::new(server.options.max_connections.max(1)));
     let reloader = server.options.reload_interval.map(|every| {
         let server = server.clone();
         tokio::spawn(async move {
@@ -180,7 +198,19 @@ async fn accept_loop(server: Arc<Server>, listener: TcpListener, mut stop: watch
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                connections.spawn(serve_connection(server.clone(), stream, peer, stop.clone()));
+                match open.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let serve = serve_connection(server.clone(), stream, peer, stop.clone());
+                        connections.spawn(async move {
+                            serve.await;
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => {
+                        server.metrics.connection_refused();
+                        connections.spawn(refuse_connection(stream, server.options.max_connections));
+                    }
+                }
             }
             _ = stop.changed() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
@@ -211,12 +241,16 @@ async fn serve_connection(
     peer: SocketAddr,
     mut stop: watch::Receiver<bool>,
 ) {
+    let header_timeout = server.options.header_timeout;
     let service = hyper::service::service_fn(move |request| {
         let server = server.clone();
         async move { Ok::<_, std::convert::Infallible>(handler::handle(server, request).await) }
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        .timer(hyper_util::rt::TokioTimer::new())
+        // Runs from the first poll for a request head: new and kept-alive connections alike.
+        .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     let result = tokio::select! {
@@ -232,6 +266,25 @@ async fn serve_connection(
     {
         tracing::debug!("connection from {peer}: {e}");
     }
+}
+
+/// Past `--max-connections`: a short answer, then close, so the client knows why.
+async fn refuse_connection(mut stream: tokio::net::TcpStream, max: usize) {
+    use tokio::io::AsyncWriteExt;
+    let body = edgeinfer_protocol::oip::error_body(&format!(
+        "too many open connections (the limit is {max}); retry later"
+    ));
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    let write = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(&body).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
 }
 
 /// Resolves on SIGINT or SIGTERM.
