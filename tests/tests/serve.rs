@@ -935,6 +935,19 @@ fn viceroy_runs_the_fastly_package_with_the_same_bytes() {
         "{manifest}"
     );
 
+    // `fit` takes components; on the module it says what to run instead.
+    let fit = Command::new(edgeinfer_bin())
+        .arg("fit")
+        .arg(&wasm)
+        .output()
+        .unwrap();
+    assert_eq!(fit.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&fit.stderr).contains("--target fastly --report"),
+        "{}",
+        String::from_utf8_lossy(&fit.stderr)
+    );
+
     let ours = TestServer::start(ServeOptions {
         models: vec![spec(&cls_wasm("serve-cls", "1"))],
         ..ServeOptions::default()

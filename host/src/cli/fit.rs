@@ -28,6 +28,14 @@ pub(super) struct FitArgs {
 pub(super) fn run(args: FitArgs) -> Result<()> {
     let wasm =
         std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    if wasmparser::Parser::is_core_wasm(&wasm) {
+        anyhow::bail!(
+            "{} is a core module (a Fastly package's main.wasm?): `fit` measures the component \
+             packed from the same model; for a Fastly package run `edgeinfer pack --target \
+             fastly --report`",
+            args.model.display()
+        );
+    }
     let request = Request {
         inputs: &args.inputs,
         dims: dims_map(&args.dims),
