@@ -120,13 +120,7 @@ fn pack_component(args: PackArgs, options: PackOptions) -> Result<()> {
         None
     };
     if args.json {
-        // With --report: {"pack": ..., "fit": ...}; without, the pack report as it was.
-        let json = match &fit {
-            Some(fit) => serde_json::json!({ "pack": report, "fit": fit }),
-            None => serde_json::to_value(&report)?,
-        };
-        println!("{}", serde_json::to_string_pretty(&json)?);
-        return Ok(());
+        return print_json(&report, fit.as_ref());
     }
     println!(
         "wrote {}: {} ({} gzipped), sha256 {}; the model's weights are {}",
@@ -157,6 +151,19 @@ fn pack_component(args: PackArgs, options: PackOptions) -> Result<()> {
     if let Some(fit) = &fit {
         super::fit::print(fit, false)?;
     }
+    Ok(())
+}
+
+/// With --report: {"pack": ..., "fit": ...}; without, the pack report as it was.
+fn print_json(
+    report: &impl serde::Serialize,
+    fit: Option<&edgeinfer::fit::FitReport>,
+) -> Result<()> {
+    let json = match fit {
+        Some(fit) => serde_json::json!({ "pack": report, "fit": fit }),
+        None => serde_json::to_value(report)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&json)?);
     Ok(())
 }
 
@@ -192,13 +199,7 @@ fn pack_fastly(args: PackArgs, options: PackOptions) -> Result<()> {
         None
     };
     if args.json {
-        // With --report: {"pack": ..., "fit": ...}; without, the pack report as it was.
-        let json = match &fit {
-            Some(fit) => serde_json::json!({ "pack": report, "fit": fit }),
-            None => serde_json::to_value(&report)?,
-        };
-        println!("{}", serde_json::to_string_pretty(&json)?);
-        return Ok(());
+        return print_json(&report, fit.as_ref());
     }
     println!(
         "wrote {}: main.wasm {} (package {}), sha256 {}; the model's weights are {}",
