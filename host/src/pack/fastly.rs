@@ -59,19 +59,10 @@ pub fn pack_fastly(onnx: &Path, out_dir: &Path, options: &PackOptions) -> Result
         .memory_limit
         .unwrap_or(super::DEFAULT_PREINIT_MEMORY_LIMIT);
     let cache = options.cache_dir.as_deref();
-    let snapshot = match snapshot_module(&payload, limit, cache) {
-        Ok(snapshot) => snapshot,
-        // As for the component: a warm-up that traps need not stop the pack.
-        Err(warm) if payload.manifest.preinit && !payload.manifest.skip_warm_up => {
-            let mut cold = payload.clone();
-            cold.manifest.skip_warm_up = true;
-            let snapshot = snapshot_module(&cold, limit, cache)
-                .map_err(|_| warm.context("pre-initializing the Fastly module"))?;
-            notes.push("the warm-up inference on zeros failed; packed without it".into());
-            snapshot
-        }
-        Err(e) => return Err(e.context("pre-initializing the Fastly module")),
-    };
+    let (snapshot, note) =
+        super::preinit::retry_without_warm_up(&payload, |p| snapshot_module(p, limit, cache));
+    let snapshot = snapshot.context("pre-initializing the Fastly module")?;
+    notes.extend(note);
     let preinit_time = started.elapsed();
 
     options.progress.stage("writing the Fastly package");

@@ -58,25 +58,12 @@ pub(super) fn snapshot(
         .stage("pre-initializing: the guest parses, optimizes and warms up the model");
     let mut notes = Vec::new();
     let (eager, fallback_reason) = if payload.manifest.preinit {
-        match guest.instantiate_unpacked(payload) {
-            Ok(instance) => (Some(instance), None),
-            // The warm-up runs on zeros with free dims at 1, which some models cannot take
-            // (tract panics, the guest traps): the plan itself may still be fine.
-            Err(e) => {
-                let mut cold = payload.clone();
-                cold.manifest.skip_warm_up = true;
-                match guest.instantiate_unpacked(&cold) {
-                    Ok(instance) => {
-                        notes.push(format!(
-                            "the warm-up inference on zeros failed ({}); packed without it, so \
-                             the first call also builds what the warm-up would have",
-                            first_line(&format!("{e:#}"))
-                        ));
-                        (Some(instance), None)
-                    }
-                    Err(_) => (None, Some(format!("{e:#}"))),
-                }
+        match retry_without_warm_up(payload, |p| guest.instantiate_unpacked(p)) {
+            (Ok(instance), note) => {
+                notes.extend(note);
+                (Some(instance), None)
             }
+            (Err(e), _) => (None, Some(format!("{e:#}"))),
         }
     } else {
         (None, Some("--no-preinit".to_string()))
@@ -132,6 +119,36 @@ pub(super) fn snapshot(
         memory_peak,
         notes,
     })
+}
+
+/// Runs `attempt` (pre-init of a guest) on the payload and, if it fails, once more without
+/// the warm-up: the warm-up runs on zeros with free dims at 1, which some models cannot take
+/// (tract panics, the guest traps), while the plan itself may still be fine. Returns the first
+/// error when both fail, and the note to print when the retry succeeded.
+pub(super) fn retry_without_warm_up<T>(
+    payload: &PackPayload,
+    mut attempt: impl FnMut(&PackPayload) -> Result<T>,
+) -> (Result<T>, Option<String>) {
+    let first = attempt(payload);
+    let Err(e) = &first else {
+        return (first, None);
+    };
+    if payload.manifest.skip_warm_up {
+        return (first, None);
+    }
+    let mut cold = payload.clone();
+    cold.manifest.skip_warm_up = true;
+    match attempt(&cold) {
+        Ok(done) => {
+            let note = format!(
+                "the warm-up inference on zeros failed ({}); packed without it, so the first \
+                 call also builds what the warm-up would have",
+                first_line(&format!("{e:#}"))
+            );
+            (Ok(done), Some(note))
+        }
+        Err(_) => (first, None),
+    }
 }
 
 /// The part of a guest failure worth one line: its panic message when it has one.
