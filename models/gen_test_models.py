@@ -267,9 +267,32 @@ def make_huge_input(rng: np.random.Generator):
     return _finish(graph), None
 
 
+def make_slow(rng: np.random.Generator):
+    """Work that grows with a free dim: 300 x (MatMul by one 128x128 weight, Tanh) over
+    [N, 128]. A few ms at N=1, seconds at N=2048: the soak's model that now and then runs
+    past its deadline."""
+    f32 = np.float32
+    w = (rng.standard_normal((128, 128)) / np.sqrt(128)).astype(f32)
+    nodes, prev = [], "x"
+    for i in range(300):
+        nodes.append(helper.make_node("MatMul", [prev, "w"], [f"m{i}"], name=f"matmul{i}"))
+        nodes.append(helper.make_node("Tanh", [f"m{i}"], [f"t{i}"], name=f"tanh{i}"))
+        prev = f"t{i}"
+    nodes.append(helper.make_node("Identity", [prev], ["y"], name="out"))
+    graph = helper.make_graph(
+        nodes, "slow",
+        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 128])],
+        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 128])],
+        initializer=[_init("w", w)],
+    )
+    inputs = {"x": rng.standard_normal((4, 128)).astype(f32)}
+    return _finish(graph), inputs
+
+
 MODELS = {"cnn": make_cnn, "mlp": make_mlp, "int64": make_int64, "tabular": make_tabular,
           "dynaxes": make_dynaxes, "shape_out": make_shape_out, "passthrough": make_passthrough,
-          "zipmap": make_zipmap, "huge_const": make_huge_const, "huge_input": make_huge_input}
+          "zipmap": make_zipmap, "huge_const": make_huge_const, "huge_input": make_huge_input,
+          "slow": make_slow}
 
 
 def write_case(name: str, model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> None:

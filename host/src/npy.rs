@@ -1,41 +1,15 @@
-//! `.npy` files <-> [`Tensor`]s. npyz parses and writes the headers; the data is the raw
-//! little-endian row-major bytes our tensors already hold, so no per-element conversion.
+//! `.npy` files <-> [`Tensor`]s, over `edgeinfer_protocol::npy` (which the fuzzers drive).
 
-use crate::{DType, Tensor};
-use anyhow::{Context, Result, bail};
-use npyz::WriterBuilder;
-use std::io::{Read, Write};
+use crate::Tensor;
+use anyhow::{Context, Result};
+use edgeinfer_protocol::npy;
+use std::io::Write;
 use std::path::Path;
 
 /// Reads a `.npy` (C order, little-endian, plain numeric or bool) into a tensor named `name`.
 pub fn read_npy(bytes: &[u8], name: &str) -> Result<Tensor> {
-    let file = npyz::NpyFile::new(bytes).context("not a valid .npy file")?;
-    let descr = match file.dtype() {
-        npyz::DType::Plain(ts) => ts.to_string(),
-        other => bail!(
-            "unsupported .npy dtype {}: only plain numeric and bool arrays",
-            other.descr()
-        ),
-    };
-    let dtype = DType::from_numpy_descr(&descr).with_context(|| {
-        format!("unsupported .npy dtype `{descr}`: expected little-endian float, int, uint or bool")
-    })?;
-    if file.order() == npyz::Order::Fortran {
-        bail!("the array is in Fortran order; save it in C order (np.ascontiguousarray)");
-    }
-    let shape: Vec<usize> = file.shape().iter().map(|&d| d as usize).collect();
-    let len: usize = shape.iter().product();
-    let mut data = Vec::new();
-    file.into_inner().read_to_end(&mut data)?;
-    let want = len * dtype.size();
-    if data.len() < want {
-        bail!(
-            "truncated .npy: shape {shape:?} of {dtype} needs {want} bytes of data, found {}",
-            data.len()
-        );
-    }
-    data.truncate(want);
-    Ok(Tensor::new(name, dtype, &shape, data))
+    let array = npy::read(bytes)?;
+    Ok(Tensor::new(name, array.dtype, &array.shape, array.data))
 }
 
 pub fn read_npy_file(path: &Path, name: &str) -> Result<Tensor> {
@@ -43,21 +17,9 @@ pub fn read_npy_file(path: &Path, name: &str) -> Result<Tensor> {
     read_npy(&bytes, name).with_context(|| format!("{}", path.display()))
 }
 
-pub fn write_npy(tensor: &Tensor, mut w: impl Write) -> Result<()> {
-    let descr = tensor.dtype.numpy_descr().with_context(|| {
-        format!(
-            "`{}` is {}, which .npy cannot hold",
-            tensor.name, tensor.dtype
-        )
-    })?;
-    let shape: Vec<u64> = tensor.shape.iter().map(|&d| d as u64).collect();
-    npyz::WriteOptions::new_header_only()
-        .dtype(npyz::DType::Plain(descr.parse().expect("valid descr")))
-        .shape(&shape)
-        .writer(&mut w)
-        .write_header_only()?;
-    w.write_all(&tensor.data)?;
-    Ok(())
+pub fn write_npy(tensor: &Tensor, w: impl Write) -> Result<()> {
+    npy::write(tensor.dtype, &tensor.shape, &tensor.data, w)
+        .with_context(|| format!("writing `{}`", tensor.name))
 }
 
 /// Writes atomically (temp file + rename).
@@ -83,17 +45,6 @@ pub fn file_stem_for(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn round_trips_every_numpy_dtype() {
-        for dtype in DType::ALL.into_iter().filter(|d| d.numpy_descr().is_some()) {
-            let data: Vec<u8> = (0..6 * dtype.size()).map(|i| (i % 2) as u8).collect();
-            let t = Tensor::new("t", dtype, &[2, 3], data);
-            let mut bytes = Vec::new();
-            write_npy(&t, &mut bytes).unwrap();
-            assert_eq!(read_npy(&bytes, "t").unwrap(), t, "{dtype}");
-        }
-    }
 
     #[test]
     fn refuses_bad_files() {

@@ -5,10 +5,13 @@
 //!   formats around it (NumPy, Open Inference Protocol v2).
 //! - [`pack`]: the payload `edgeinfer pack` hands to the generic guest at pre-init time.
 //! - [`oip`]: the Open Inference Protocol v2 REST codec (routes, JSON and binary tensors).
+//! - [`npy`] (feature `npy`, host only): `.npy` arrays.
 #![deny(unsafe_code)]
 #![warn(unreachable_pub)]
 
 pub mod dtype;
+#[cfg(feature = "npy")]
+pub mod npy;
 pub mod oip;
 pub mod pack;
 #[cfg(feature = "tract")]

@@ -11,7 +11,7 @@ use edgeinfer::serve::{self, ModelSpec, ServeOptions, WeightSpec};
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -70,14 +70,6 @@ impl Drop for TestServer {
 
 fn spec(path: &Path) -> ModelSpec {
     ModelSpec::parse(path.to_str().unwrap()).unwrap()
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build()
-        .into()
 }
 
 struct Reply {
@@ -762,45 +754,6 @@ fn metrics_parse_as_prometheus_text_and_count_requests() {
             assert_eq!(buckets.last().unwrap().count, 4.0);
         }
         other => panic!("not a histogram: {other:?}"),
-    }
-}
-
-/// A child process (started in its own process group) killed with its children when the test
-/// ends, pass or fail: `jco` runs the server in a node process of its own.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        // SAFETY: signalling the process group we created for this child.
-        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_ready(url: &str, child: &mut Child, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Ok(r) = agent().get(url).call()
-            && r.status().is_success()
-        {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the server exited with {status} before answering {url}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{url} did not answer within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

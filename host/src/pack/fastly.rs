@@ -164,16 +164,17 @@ fn snapshot_module(
         bail!("the model trapped: {e:#}; guest stderr: {said}");
     }
     let memory_peak = memory_size(&instance, &mut store);
-    let wasm = super::guard::guarded("snapshotting the pre-initialized module", || {
-        pollster::block_on(wizer.snapshot(
-            &cx,
-            &mut WasmtimeWizer {
-                store: &mut store,
-                instance,
-            },
-        ))
-        .map_err(anyhow::Error::from)
-    })?;
+    let wasm =
+        edgeinfer_convert::guard::guarded("snapshotting the pre-initialized module", || {
+            pollster::block_on(wizer.snapshot(
+                &cx,
+                &mut WasmtimeWizer {
+                    store: &mut store,
+                    instance,
+                },
+            ))
+            .map_err(anyhow::Error::from)
+        })?;
     let wasm = super::segments::resegment_core_module(&wasm)
         .context("re-cutting the snapshot's data segments")?;
     Ok(ModuleSnapshot { wasm, memory_peak })

@@ -1,17 +1,14 @@
 //! `edgeinfer pack`: ONNX model -> NNEF -> generic guest -> Wizer snapshot -> one component.
 
 mod fastly;
-mod guard;
-mod onnx;
 mod preinit;
 mod segments;
-mod shapes;
-mod values;
 
+pub use edgeinfer_convert::{
+    BATCH_SYMBOL, Converted, DimValue, InputShape, InputValue, ShapeRequest, nnef, onnx_to_nnef,
+};
 pub use fastly::{FastlyPackReport, pack_fastly};
-pub use onnx::{Converted, nnef, onnx_to_nnef};
 pub use preinit::DEFAULT_PREINIT_MEMORY_LIMIT;
-pub use shapes::{BATCH_SYMBOL, DimValue, InputShape, InputValue, ShapeRequest};
 
 use crate::runtime::{Metadata, Runtime};
 use anyhow::{Context, Result};

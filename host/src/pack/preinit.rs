@@ -99,16 +99,17 @@ pub(super) fn snapshot(
         .stage("snapshotting the guest's memory into the component");
     let (store, raw) = instance.raw_parts();
     // wasmtime-wizer unwraps the errors of its calls into the guest.
-    let component = super::guard::guarded("snapshotting the pre-initialized guest", || {
-        pollster::block_on(wizer.snapshot_component(
-            &cx,
-            &mut WasmtimeWizerComponent {
-                store,
-                instance: raw,
-            },
-        ))
-        .map_err(anyhow::Error::from)
-    })?;
+    let component =
+        edgeinfer_convert::guard::guarded("snapshotting the pre-initialized guest", || {
+            pollster::block_on(wizer.snapshot_component(
+                &cx,
+                &mut WasmtimeWizerComponent {
+                    store,
+                    instance: raw,
+                },
+            ))
+            .map_err(anyhow::Error::from)
+        })?;
     let component = super::segments::resegment(&component)
         .context("re-cutting the snapshot's data segments")?;
     Ok(Snapshot {

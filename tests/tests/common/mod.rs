@@ -7,7 +7,9 @@ use edgeinfer::pack::{DimValue, InputShape, PackOptions, ShapeRequest};
 use edgeinfer::{Model, Runtime, RuntimeConfig, Tensor};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::Child;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -264,4 +266,52 @@ pub fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// An HTTP client for the servers under test: statuses are answers, not errors.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .into()
+}
+
+/// A child process (started in its own process group) killed with its children when the test
+/// ends, pass or fail: `jco` runs the server in a node process of its own.
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        // SAFETY: signalling the process group we created for this child.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_ready(url: &str, child: &mut Child, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(r) = agent().get(url).call()
+            && r.status().is_success()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the server exited with {status} before answering {url}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} did not answer within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

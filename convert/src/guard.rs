@@ -13,7 +13,7 @@ thread_local! {
 
 /// Runs `f`; a panic inside it becomes `Err("{stage} failed: {message}")`, and the panic
 /// hook stays quiet about it (the error says it all). Other panics print as before.
-pub(crate) fn guarded<T>(stage: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+pub fn guarded<T>(stage: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
     install_quiet_hook();
     let outer = GUARDED.with(|g| g.replace(true));
     let result = catch_unwind(AssertUnwindSafe(f));

@@ -2,7 +2,7 @@
 //! so tract sees a constant (and folds an `If` on a sample rate, say) and the input leaves the
 //! packed model's interface.
 
-use super::shapes::InputValue;
+use crate::shapes::InputValue;
 use anyhow::{Result, bail};
 use tract_onnx::pb;
 

@@ -1,7 +1,7 @@
 //! ONNX -> NNEF, natively with tract-onnx: the translate-time half of the pipeline. The
 //! guest only ever sees NNEF, so the protobuf parser stays out of the component.
 
-use super::shapes::{self, ShapeRequest};
+use crate::shapes::{self, ShapeRequest};
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,7 +23,7 @@ pub struct Converted {
 
 /// Reads, analyses and converts an ONNX model.
 pub fn onnx_to_nnef(path: &Path, request: &ShapeRequest) -> Result<Converted> {
-    super::guard::guarded("tract, converting the model,", || convert(path, request))
+    crate::guard::guarded("tract, converting the model,", || convert(path, request))
 }
 
 fn convert(path: &Path, request: &ShapeRequest) -> Result<Converted> {
@@ -32,7 +32,7 @@ fn convert(path: &Path, request: &ShapeRequest) -> Result<Converted> {
         .proto_model_for_path(path)
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .with_context(|| format!("{} is not an ONNX model tract can read", path.display()))?;
-    let baked = super::values::bake_inputs(&mut proto, &request.values)?;
+    let baked = crate::values::bake_inputs(&mut proto, &request.values)?;
     let graph = proto
         .graph
         .as_ref()
