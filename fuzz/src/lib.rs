@@ -48,12 +48,17 @@ pub fn oip_request(data: &[u8]) {
 /// The `.npy` reader: an accepted file holds exactly its shape's bytes and writes back the
 /// same.
 pub fn npy_file(data: &[u8]) {
+    let whole_len = npy::expected_file_len(data);
     if let Ok(array) = npy::read(data) {
         let elements: usize = array.shape.iter().product();
         assert_eq!(array.data.len(), elements * array.dtype.size());
         let mut written = Vec::new();
         npy::write(array.dtype, &array.shape, &array.data, &mut written).expect("writes back");
         assert_eq!(npy::read(&written).expect("reads back"), array);
+        assert!(
+            whole_len.as_ref().is_ok_and(|&n| n <= data.len() as u64),
+            "{whole_len:?}"
+        );
     }
 }
 

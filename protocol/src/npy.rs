@@ -88,26 +88,19 @@ const MAX_HEADER_NESTING: usize = 4;
 /// found by fuzzing), so a header nesting deeper than any plain array's is refused before
 /// it gets there. Structured dtypes nest deeper, and are refused later anyway.
 fn check_header_nesting(bytes: &[u8]) -> Result<(), NpyError> {
-    let malformed = |why: &str| NpyError::Header(std::io::Error::other(why.to_string()));
-    let Some(rest) = bytes.strip_prefix(b"\x93NUMPY") else {
-        return Err(malformed("no .npy magic (\\x93NUMPY)"));
+    let Some((start, len)) = header_span(bytes) else {
+        return Ok(()); // npyz names the magic, version or truncation problem
     };
-    let (header_start, header_len) = match rest {
-        [1, _, a, b, ..] => (4, u16::from_le_bytes([*a, *b]) as usize),
-        [2 | 3, _, a, b, c, d, ..] => (6, u32::from_le_bytes([*a, *b, *c, *d]) as usize),
-        _ => return Ok(()), // npyz names the version or truncation problem
-    };
-    let header = rest.get(header_start..).unwrap_or_default();
-    let header = &header[..header_len.min(header.len())];
+    let header = &bytes[start.min(bytes.len())..(start + len).min(bytes.len())];
     let mut depth = 0usize;
     for &b in header {
         match b {
             b'{' | b'[' | b'(' => {
                 depth += 1;
                 if depth > MAX_HEADER_NESTING {
-                    return Err(malformed(
+                    return Err(NpyError::Header(std::io::Error::other(
                         "the header nests brackets deeper than a plain array's",
-                    ));
+                    )));
                 }
             }
             b'}' | b']' | b')' => depth = depth.saturating_sub(1),
@@ -115,6 +108,36 @@ fn check_header_nesting(bytes: &[u8]) -> Result<(), NpyError> {
         }
     }
     Ok(())
+}
+
+/// Where the header text starts and how long it is: after the magic, the version and a
+/// little-endian length (2 bytes in version 1, 4 in versions 2 and 3).
+fn header_span(bytes: &[u8]) -> Option<(usize, usize)> {
+    let rest = bytes.strip_prefix(b"\x93NUMPY")?;
+    match rest {
+        [1, _, a, b, ..] => Some((10, u16::from_le_bytes([*a, *b]) as usize)),
+        [2 | 3, _, a, b, c, d, ..] => Some((12, u32::from_le_bytes([*a, *b, *c, *d]) as usize)),
+        _ => None,
+    }
+}
+
+/// The length a whole `.npy` file must have, from its first bytes (which must hold the
+/// header): how a re-run of `batch` tells a complete output file from a torn one without
+/// reading the data.
+pub fn expected_file_len(prefix: &[u8]) -> Result<u64, NpyError> {
+    check_header_nesting(prefix)?;
+    let (start, len) = header_span(prefix)
+        .ok_or_else(|| NpyError::Header(std::io::Error::other("no .npy header")))?;
+    let file = npyz::NpyFile::new(prefix).map_err(NpyError::Header)?;
+    let size = match file.dtype() {
+        npyz::DType::Plain(ts) => ts.size_field() as u64,
+        other => return Err(NpyError::NotPlain(other.descr())),
+    };
+    file.shape()
+        .iter()
+        .try_fold(size, |acc, &d| acc.checked_mul(d))
+        .and_then(|data| data.checked_add((start + len) as u64))
+        .ok_or_else(|| NpyError::Header(std::io::Error::other("the shape overflows")))
 }
 
 /// Writes `data` (row-major, little-endian) as a `.npy` array of `shape`.
@@ -173,6 +196,17 @@ mod tests {
         write(DType::F32, &[1 << 40, 1 << 40], &[], &mut bytes).unwrap();
         let err = read(&bytes).unwrap_err();
         assert!(err.to_string().contains("more bytes than"), "{err}");
+    }
+
+    #[test]
+    fn knows_a_whole_file_from_its_header() {
+        let mut bytes = Vec::new();
+        write(DType::F32, &[3, 5], &[0; 60], &mut bytes).unwrap();
+        assert_eq!(
+            expected_file_len(&bytes[..bytes.len() - 60]).unwrap(),
+            bytes.len() as u64
+        );
+        assert!(expected_file_len(b"\x93NUMPY\x01").is_err());
     }
 
     #[test]

@@ -473,3 +473,335 @@ fn usage_and_model_errors_exit_2() {
         );
     }
 }
+
+// Faults of the output: a disk that fills up, a folder that turns read-only, and what an
+// earlier run or a crash left torn. Each must end with a clear exit code, keep every complete
+// record, and leave a re-run to finish the job.
+
+/// A tmpfs mounted on `<scratch>/<name>/disk`, unmounted on drop. Needs root (CI runs as
+/// root); elsewhere the fault tests say they were skipped.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(name: &str, size: &str) -> Option<SmallDisk> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: mounting a small tmpfs needs root");
+            return None;
+        }
+        let base = root().join("target/edgeinfer-test/scratch").join(name);
+        // A mount left behind by a killed run would stop scratch() from clearing the folder.
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(base.join("disk"))
+            .stderr(Stdio::null())
+            .status();
+        let dir = scratch(name).join("disk");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(mounted.success(), "mount -t tmpfs failed, as root");
+        Some(SmallDisk { dir })
+    }
+
+    /// `mount -o remount,<options>`; retried for a moment, since a file still open for
+    /// writing makes a read-only remount fail with EBUSY.
+    fn remount(&self, options: &str) {
+        for _ in 0..200 {
+            let ok = Command::new("mount")
+                .args(["-o", &format!("remount,{options}")])
+                .arg(&self.dir)
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            if ok.success() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("remount,{options} of {} kept failing", self.dir.display());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+fn write_jsonl_records(path: &Path, records: &[Tensor]) {
+    let lines: Vec<String> = records
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            json!({"id": format!("r{i:05}"), "inputs": [{"name": "x", "shape": t.shape,
+                   "datatype": "FP32", "data": t.to_f32().unwrap()}]})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+/// The result lines of a JSONL output by id; panics on a torn line or a duplicate id.
+fn jsonl_results(path: &Path) -> std::collections::BTreeMap<String, Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'), "a torn last line");
+    let mut results = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let Ok(value) = serde_json::from_str::<Value>(line) else {
+            continue; // garbage a test put there on purpose; checked by the caller
+        };
+        let id = value["id"].as_str().unwrap().to_string();
+        assert!(results.insert(id.clone(), value).is_none(), "{id} twice");
+    }
+    results
+}
+
+#[test]
+fn a_full_disk_stops_with_exit_3_and_a_rerun_completes() {
+    let Some(disk) = SmallDisk::mount("batch-full-disk", "16k") else {
+        return;
+    };
+    let (wasm, model) = cls_b1();
+    let records = cls_records(300);
+    let input = disk.dir.parent().unwrap().join("requests.jsonl");
+    write_jsonl_records(&input, &records);
+    let wasm = wasm.to_str().unwrap();
+
+    // The same job on a disk with room, for the expected output.
+    let reference = disk.dir.parent().unwrap().join("reference.jsonl");
+    let o = batch(&[
+        wasm,
+        input.to_str().unwrap(),
+        "-o",
+        reference.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+
+    // JSONL output, report and error log on a 16 KiB disk: it fills up mid-run.
+    let out = disk.dir.join("responses.jsonl");
+    let args = [
+        wasm,
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-j",
+        "1",
+    ];
+    let o = batch(&args);
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(stderr.contains("re-run to resume"), "{stderr}");
+    let written = jsonl_results(&out); // whole lines only
+    assert!(
+        !written.is_empty() && written.len() < records.len(),
+        "the disk should fill mid-run: {} of {} written",
+        written.len(),
+        records.len()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&disk.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temp files left on the full disk: {leftovers:?}"
+    );
+
+    // Space freed: the re-run does the rest, and the output is the reference's.
+    disk.remount("size=8m");
+    let o = batch(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let r = report(&disk.dir.join("responses.jsonl.report.json"));
+    assert_eq!(
+        r["records"]["skipped"].as_u64().unwrap() as usize,
+        written.len()
+    );
+    assert_eq!(jsonl_results(&out), jsonl_results(&reference));
+
+    // Record folders (.npy): a folder per record, on a disk that holds a dozen of them.
+    let records = &records[..40];
+    let npy_in = disk.dir.parent().unwrap().join("npy-in");
+    write_npy_records(&npy_in, records);
+    disk.remount("size=64k");
+    let out = disk.dir.join("out");
+    let args = [
+        wasm,
+        npy_in.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-j",
+        "1",
+    ];
+    let o = batch(&args);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    disk.remount("size=8m");
+    let o = batch(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    check_npy_outputs(&out, &model, records);
+}
+
+#[test]
+fn an_output_turned_read_only_mid_run_exits_3_and_resumes() {
+    let Some(disk) = SmallDisk::mount("batch-read-only", "64m") else {
+        return;
+    };
+    let (wasm, model) = cls_b1();
+    let records = cls_records(400);
+    let side = disk.dir.parent().unwrap();
+    let input = side.join("in");
+    write_npy_records(&input, &records);
+    let out = disk.dir.join("out");
+    // The report and error log live off the disk that turns read-only: an open log would
+    // keep the remount from happening.
+    let (report_path, errors) = (side.join("report.json"), side.join("errors.jsonl"));
+    let args = [
+        wasm.to_str().unwrap(),
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-j",
+        "1",
+        "--report",
+        report_path.to_str().unwrap(),
+        "--errors",
+        errors.to_str().unwrap(),
+    ];
+    let mut child = Command::new(edgeinfer_bin())
+        .arg("batch")
+        .args(args)
+        .env("EDGEINFER_CACHE_DIR", cache_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while std::fs::read_dir(&out).map_or(0, |d| d.count()) < 30 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before the fault"
+        );
+        assert!(Instant::now() < deadline, "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    disk.remount("ro");
+    let o = child.wait_with_output().unwrap();
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("Read-only file system"), "{stderr}");
+    let r = report(&report_path);
+    assert_eq!(r["exit_code"], 3);
+    assert!(
+        r["output_error"].as_str().unwrap().contains("Read-only"),
+        "{r}"
+    );
+
+    disk.remount("rw");
+    let o = batch(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    check_npy_outputs(&out, &model, &records);
+}
+
+#[test]
+fn torn_outputs_and_a_corrupt_report_from_an_earlier_run_are_recovered() {
+    let (wasm, model) = cls_b1();
+    let dir = scratch("batch-torn");
+    let records = cls_records(12);
+    let wasm = wasm.to_str().unwrap();
+
+    // JSONL: a record's line lost, a garbage line, a torn tail, a report that is not JSON.
+    let input = dir.join("requests.jsonl");
+    write_jsonl_records(&input, &records);
+    let out = dir.join("responses.jsonl");
+    let args = [wasm, input.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    assert_eq!(batch(&args).status.code(), Some(0));
+    let complete = jsonl_results(&out);
+    let text_before = std::fs::read_to_string(&out).unwrap();
+    let mut lines: Vec<&str> = text_before
+        .lines()
+        .filter(|l| !l.contains("\"r00003\""))
+        .collect();
+    lines.insert(5, "{\"this is\": not a result");
+    let torn = "{\"model_name\":\"ppocr-cls\",\"id\":\"r00009\",\"outp";
+    std::fs::write(&out, lines.join("\n") + "\n" + torn).unwrap();
+    let report_file = dir.join("responses.jsonl.report.json");
+    std::fs::write(&report_file, "{\"started\": \"2026-").unwrap();
+
+    let o = batch(&args);
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("torn last line"), "{stderr}");
+    assert!(stderr.contains("not a result"), "{stderr}");
+    let r = report(&report_file); // rewritten whole
+    assert_eq!(
+        (
+            r["records"]["ok"].as_u64(),
+            r["records"]["skipped"].as_u64()
+        ),
+        (Some(1), Some(11))
+    );
+    assert_eq!(
+        jsonl_results(&out),
+        complete,
+        "every record once, as before"
+    );
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("{\"this is\": not a result")
+    );
+
+    // Record folders: one output file cut short.
+    let npy_in = dir.join("npy-in");
+    write_npy_records(&npy_in, &records);
+    let out = dir.join("out");
+    let args = [wasm, npy_in.to_str().unwrap(), "-o", out.to_str().unwrap()];
+    assert_eq!(batch(&args).status.code(), Some(0));
+    let victim = std::fs::read_dir(out.join("rec00005"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let len = std::fs::metadata(&victim).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&victim)
+        .unwrap()
+        .set_len(len - 3)
+        .unwrap();
+    let o = batch(&args);
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("is torn"), "{stderr}");
+    let r = report(&dir.join("out.report.json"));
+    assert_eq!(
+        (
+            r["records"]["ok"].as_u64(),
+            r["records"]["skipped"].as_u64()
+        ),
+        (Some(1), Some(11))
+    );
+    // The torn folder was set aside, not deleted.
+    let aside: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".torn-rec00005")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    std::fs::remove_dir_all(&aside[0]).unwrap();
+    check_npy_outputs(&out, &model, &records);
+}

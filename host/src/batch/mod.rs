@@ -85,11 +85,26 @@ pub struct BatchReport {
     pub batch_size: usize,
     /// True when `max_failures` stopped the run early.
     pub aborted: bool,
-    /// 0: every record is done; 1: some failed or the run was aborted.
+    /// Why the run stopped because its output could not be written (disk full, read-only
+    /// folder...); the records written before are complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_error: Option<String>,
+    /// 0: every record is done; 1: some failed or the run was aborted; 3 (see
+    /// [`EXIT_OUTPUT_UNWRITABLE`]): the output could not be written.
     pub exit_code: u8,
     pub report_path: PathBuf,
     pub errors_path: PathBuf,
 }
+
+/// Exit code of a run stopped because its output (results, error log or report) could not be
+/// written: what is in the output is complete, and a re-run once the cause is fixed resumes.
+pub const EXIT_OUTPUT_UNWRITABLE: u8 = 3;
+
+/// The output, the error log or the report could not be written (`anyhow` context marker:
+/// the CLI exits with [`EXIT_OUTPUT_UNWRITABLE`] when an error carries it).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the output")]
+pub struct OutputUnwritable;
 
 /// `out/` -> `out.report.json`, `preds.jsonl` -> `preds.jsonl.report.json`.
 pub fn default_side_file(output: &Path, suffix: &str) -> PathBuf {
@@ -102,8 +117,9 @@ struct Outcome {
     result: Result<(Vec<Tensor>, Vec<RequestedOutput>), String>,
 }
 
-/// Runs the batch. An `Err` is a usage or model problem (nothing ran): it still leaves a
-/// report with `exit_code` 2 and the error, for schedulers that read reports. Failed records
+/// Runs the batch. An `Err` is a usage or model problem (nothing ran), or an output that
+/// cannot be opened ([`OutputUnwritable`]): it still leaves a report with `exit_code` 2 (or
+/// 3) and the error, for schedulers that read reports. Failed records
 /// are counted in the report instead.
 pub fn run(runtime: &Runtime, options: &BatchOptions) -> Result<BatchReport> {
     let started_at = SystemTime::now();
@@ -114,7 +130,11 @@ pub fn run(runtime: &Runtime, options: &BatchOptions) -> Result<BatchReport> {
             "model": { "path": options.model },
             "input": options.input,
             "output": options.output,
-            "exit_code": 2,
+            "exit_code": if e.downcast_ref::<OutputUnwritable>().is_some() {
+                EXIT_OUTPUT_UNWRITABLE
+            } else {
+                2
+            },
             "error": format!("{e:#}"),
         });
         let path = report_path(options);
@@ -160,14 +180,16 @@ fn run_records(
         source.kind,
         &metadata.name,
         &metadata.version,
-    )?;
+    )
+    .context(OutputUnwritable)?;
     let report_path = report_path(options);
     let errors_path = options
         .errors
         .clone()
         .unwrap_or_else(|| default_side_file(&options.output, ".errors.jsonl"));
     let mut error_log = std::fs::File::create(&errors_path)
-        .with_context(|| format!("creating {}", errors_path.display()))?;
+        .with_context(|| format!("creating {}", errors_path.display()))
+        .context(OutputUnwritable)?;
 
     let total = source.records.len() as u64;
     let pending: Vec<usize> = (0..source.records.len())
@@ -191,6 +213,7 @@ fn run_records(
     let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<Outcome>();
     let mut aborted = false;
+    let mut output_error: Option<anyhow::Error> = None;
     std::thread::scope(|scope| -> Result<()> {
         for _ in 0..jobs {
             let tx = tx.clone();
@@ -204,34 +227,52 @@ fn run_records(
         }
         drop(tx);
         for outcome in rx {
+            if output_error.is_some() {
+                continue; // stopping: the workers finish their calls, nothing more is written
+            }
             let record = &source.records[outcome.index];
-            let written = outcome.result.and_then(|(outputs, requested)| {
-                sink.write(&record.id, outputs, &requested)
-                    .map_err(|e| format!("writing the outputs: {e:#}"))
-            });
-            match written {
-                Ok(()) => counts.ok += 1,
+            let written = match outcome.result {
+                Ok((outputs, requested)) => sink.write(&record.id, outputs, &requested).map(|()| {
+                    counts.ok += 1;
+                }),
                 Err(message) => {
                     counts.failed += 1;
-                    let line = serde_json::json!({ "record": record.id, "error": message });
-                    writeln!(error_log, "{line}")?;
                     if options.max_failures.is_some_and(|max| counts.failed > max) && !aborted {
                         aborted = true;
                         stop.store(true, Ordering::Relaxed);
                     }
+                    let line = serde_json::json!({ "record": record.id, "error": message });
+                    writeln!(error_log, "{line}")
+                        .with_context(|| format!("writing {}", errors_path.display()))
                 }
+            };
+            if let Err(e) = written {
+                // Every later record would fail the same way (a full disk, a read-only
+                // folder): stop now, with everything written so far complete.
+                output_error = Some(e);
+                stop.store(true, Ordering::Relaxed);
             }
             progress.record(counts.failed);
         }
         Ok(())
     })?;
     progress.finish();
-    sink.sync()?;
-    error_log.flush()?;
+    if output_error.is_none() {
+        output_error = sink
+            .sync()
+            .and_then(|()| error_log.flush().context("flushing the error log"))
+            .err();
+    }
 
     let seconds = started.elapsed().as_secs_f64();
-    let exit_code = if counts.failed > 0 || aborted { 1 } else { 0 };
-    let report = BatchReport {
+    let exit_code = if output_error.is_some() {
+        EXIT_OUTPUT_UNWRITABLE
+    } else if counts.failed > 0 || aborted {
+        1
+    } else {
+        0
+    };
+    let mut report = BatchReport {
         started: humantime::format_rfc3339_seconds(started_at).to_string(),
         finished: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         model: ModelInfo {
@@ -254,11 +295,17 @@ fn run_records(
         jobs,
         batch_size,
         aborted,
+        output_error: output_error.map(|e| format!("{e:#}")),
         exit_code,
         report_path: report_path.clone(),
         errors_path,
     };
-    crate::pack::write_atomically(&report_path, &serde_json::to_vec_pretty(&report)?)?;
+    if let Err(e) =
+        crate::pack::write_atomically(&report_path, &serde_json::to_vec_pretty(&report)?)
+    {
+        report.exit_code = EXIT_OUTPUT_UNWRITABLE;
+        report.output_error.get_or_insert(format!("{e:#}"));
+    }
     Ok(report)
 }
 

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use edgeinfer_protocol::oip::{self, InferRequest, RequestedOutput};
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,7 +87,26 @@ impl Sink {
                 // Left by a killed run: the record was not finished.
                 let _ = std::fs::remove_dir_all(entry.path());
             } else if entry.path().is_dir() {
-                self.done.insert(name);
+                match torn_npy(&entry.path()) {
+                    None => {
+                        self.done.insert(name);
+                    }
+                    Some(file) => {
+                        // Not ours to delete: set aside, and the record runs again.
+                        let aside = self
+                            .path
+                            .join(format!(".torn-{name}-{}", std::process::id()));
+                        tracing::warn!(
+                            "{}: {} is torn (shorter than its header says); moved the folder to {} \
+                             and the record runs again",
+                            self.path.display(),
+                            file.display(),
+                            aside.display()
+                        );
+                        std::fs::rename(entry.path(), &aside)
+                            .with_context(|| format!("moving aside {}", entry.path().display()))?;
+                    }
+                }
             }
         }
         Ok(())
@@ -116,11 +135,18 @@ impl Sink {
             let text = String::from_utf8_lossy(&line);
             match self.format {
                 Format::Jsonl => {
-                    if let Some(id) = serde_json::from_str::<serde_json::Value>(&text)
+                    match serde_json::from_str::<serde_json::Value>(&text)
                         .ok()
                         .and_then(|v| v.get("id").and_then(|id| id.as_str().map(str::to_string)))
                     {
-                        self.done.insert(id);
+                        Some(id) => {
+                            self.done.insert(id);
+                        }
+                        None => tracing::warn!(
+                            "{}: a line at byte {} is not a result with an id; kept as it is",
+                            self.path.display(),
+                            complete_len - line.len() as u64 - 1
+                        ),
                     }
                 }
                 Format::Csv => {
@@ -204,19 +230,30 @@ impl Sink {
         let tmp = self
             .path
             .join(format!(".tmp-{}-{}", file_stem_for(id), std::process::id()));
-        std::fs::create_dir_all(&tmp)?;
-        for t in outputs {
-            write_npy_file(t, &tmp.join(format!("{}.npy", file_stem_for(&t.name))))?;
+        let written = (|| {
+            std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+            for t in outputs {
+                write_npy_file(t, &tmp.join(format!("{}.npy", file_stem_for(&t.name))))?;
+            }
+            std::fs::rename(&tmp, &folder)
+                .with_context(|| format!("moving outputs into {}", folder.display()))
+        })();
+        if written.is_err() {
+            // Half a record's files; a re-run would remove them too.
+            let _ = std::fs::remove_dir_all(&tmp);
         }
-        std::fs::rename(&tmp, &folder)
-            .with_context(|| format!("moving outputs into {}", folder.display()))?;
-        Ok(())
+        written
     }
 
     fn append(&mut self, bytes: &[u8]) -> Result<()> {
         let file = self.file.as_mut().expect("line output is open");
-        file.write_all(bytes)?;
-        file.flush()?;
+        let before = file.metadata()?.len();
+        if let Err(e) = file.write_all(bytes).and_then(|()| file.flush()) {
+            // A full disk can take part of a line: cut it off, so the file stays whole lines
+            // and the next run appends after the last complete record.
+            let _ = file.set_len(before);
+            return Err(e).with_context(|| format!("appending to {}", self.path.display()));
+        }
         Ok(())
     }
 
@@ -227,6 +264,26 @@ impl Sink {
         }
         Ok(())
     }
+}
+
+/// The first `.npy` of a record folder that is not whole (its length is not what its header
+/// says: a disk that filled up under an older writer, a copy cut short).
+fn torn_npy(folder: &Path) -> Option<PathBuf> {
+    let whole = |path: &Path| -> Option<bool> {
+        let mut head = Vec::with_capacity(4096);
+        File::open(path)
+            .ok()?
+            .take(4096)
+            .read_to_end(&mut head)
+            .ok()?;
+        let want = edgeinfer_protocol::npy::expected_file_len(&head).ok()?;
+        Some(std::fs::metadata(path).ok()?.len() == want)
+    };
+    std::fs::read_dir(folder)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "npy"))
+        .find(|p| whole(p) != Some(true))
 }
 
 /// `probs_0, probs_1...` for each element of each output (`probs` for a one-element output).

@@ -5,7 +5,8 @@ use edgeinfer::batch::{self, BatchOptions};
 use std::path::PathBuf;
 
 /// Exit codes: 0 every record done, 1 some records failed (see the error log) or
-/// --max-failures stopped the run, 2 usage or model error (nothing ran).
+/// --max-failures stopped the run, 2 usage or model error (nothing ran), 3 the output could
+/// not be written (disk full, read-only folder): what is there is complete, re-run to resume.
 #[derive(Args)]
 pub(super) struct BatchArgs {
     /// The model component (.wasm or .cwasm)
@@ -69,7 +70,13 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
         quiet: args.quiet,
         cache_dir: super::cache_dir(),
     };
-    let report = batch::run(&runtime, &options)?;
+    let report = match batch::run(&runtime, &options) {
+        Err(e) if e.downcast_ref::<batch::OutputUnwritable>().is_some() => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            return Ok(batch::EXIT_OUTPUT_UNWRITABLE);
+        }
+        other => other?,
+    };
     if !args.quiet {
         let r = &report.records;
         eprintln!(
@@ -90,6 +97,16 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
         if r.failed > 0 {
             eprintln!("batch: failed records in {}", report.errors_path.display());
         }
+    }
+    if let Some(error) = &report.output_error {
+        // Printed even with --quiet: it is the error of the run.
+        let r = &report.records;
+        eprintln!(
+            "error: cannot write the output: {error}. The {} records in {} are complete; fix \
+             the cause and re-run to resume",
+            r.ok + r.skipped,
+            report.output.display()
+        );
     }
     Ok(report.exit_code)
 }

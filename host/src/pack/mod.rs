@@ -192,6 +192,14 @@ pub(crate) fn temp_path_for(path: &Path) -> PathBuf {
 /// Temp file + rename: a reader never sees half a component.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temp_path_for(path);
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    let written = std::fs::write(&tmp, bytes)
+        .with_context(|| format!("writing {}", tmp.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+        });
+    if written.is_err() {
+        // A full disk leaves a partial temp file: not a thing to leave behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
