@@ -197,3 +197,188 @@ fn a_corrupt_model_traps_at_load_with_the_guest_reason() {
         .unwrap();
     common::compare(&outputs, &case.expected(), case.tolerance).unwrap();
 }
+
+/// The CLI, each command that reads a model, given files no model is made of (and the good
+/// model given hostile `.npy` inputs): a non-zero exit and an `error:` line naming the file
+/// or the problem; never a panic, a signal or a hang.
+#[test]
+fn every_command_answers_hostile_files_with_an_error_line() {
+    use std::process::{Command, Stdio};
+    let dir = common::scratch("hostile-files");
+    let case = model_case("test", "cnn");
+    let (good, _) = case.packed().unwrap();
+    let good_bytes = std::fs::read(&good).unwrap();
+    let good_input = case.dir.join("inputs/input.npy");
+
+    // A component whose model loads on the first call, with its NNEF text corrupted.
+    let deferred = dir.join("deferred.wasm");
+    let mut options = case.pack_options();
+    options.no_preinit = true;
+    edgeinfer::pack::pack(&runtime(), &case.onnx(), &deferred, &options).unwrap();
+    let mut bytes = std::fs::read(&deferred).unwrap();
+    let at = bytes
+        .windows(11)
+        .position(|w| w == b"version 1.0")
+        .expect("the NNEF text in the component");
+    bytes[at..at + 11].copy_from_slice(b"#!@$%^&*()_");
+    std::fs::write(&deferred, bytes).unwrap();
+
+    let mut garbage = vec![0u8; 4096];
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    for b in &mut garbage {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        *b = state as u8;
+    }
+    let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+    elf.resize(4096, 0);
+    let models: Vec<(&str, Vec<u8>)> = vec![
+        ("empty.wasm", vec![]),
+        ("garbage.wasm", garbage),
+        ("text.wasm", b"a model, honestly\n".to_vec()),
+        (
+            "truncated.wasm",
+            good_bytes[..good_bytes.len() / 2].to_vec(),
+        ),
+        ("core-module.wasm", b"\0asm\x01\0\0\0".to_vec()),
+        ("empty-component.wasm", b"\0asm\x0d\0\x01\0".to_vec()),
+        ("garbage.cwasm", elf),
+        ("onnx.wasm", std::fs::read(case.onnx()).unwrap()),
+    ];
+    let mut paths = vec![deferred];
+    for (name, bytes) in models {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        paths.push(path);
+    }
+    // 16 GiB of nothing (sparse): refused from its first bytes, not read into memory.
+    let enormous = dir.join("enormous.wasm");
+    std::fs::File::create(&enormous)
+        .unwrap()
+        .set_len(16 << 30)
+        .unwrap();
+    paths.push(enormous);
+
+    let npy_dir = dir.join("records");
+    std::fs::create_dir_all(&npy_dir).unwrap();
+    std::fs::copy(&good_input, npy_dir.join("a.npy")).unwrap();
+    let run = |args: &[&str]| -> (Option<i32>, String) {
+        let mut child = Command::new(common::edgeinfer_bin())
+            .args(args)
+            .env("EDGEINFER_CACHE_DIR", common::cache_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("`edgeinfer {}` did not end", args.join(" "));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let check = |args: &[&str]| {
+        let (code, stderr) = run(args);
+        let what = format!("`edgeinfer {}`", args.join(" "));
+        assert!(
+            matches!(code, Some(1..=3)),
+            "{what} ended with {code:?} (a signal?): {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{what} panicked: {stderr}");
+        assert!(stderr.contains("error"), "{what} said no error: {stderr}");
+    };
+
+    let cwasm = dir.join("out.cwasm");
+    let out = dir.join("out");
+    for path in &paths {
+        let model = path.to_str().unwrap();
+        let input = format!("input={}", good_input.display());
+        check(&["info", model]);
+        check(&["infer", model, "-i", &input]);
+        check(&["fit", model]);
+        if !model.ends_with("deferred.wasm") {
+            // Valid WebAssembly whose model is broken compiles; the rest does not.
+            check(&["precompile", model, "-o", cwasm.to_str().unwrap()]);
+        }
+        check(&[
+            "batch",
+            model,
+            npy_dir.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        check(&["serve", model, "--listen", "127.0.0.1:0"]);
+    }
+
+    // The good model, hostile inputs: a .npy lying about its size, one whose shape overflows,
+    // the header that hung npyz, an empty file, the wrong dtype.
+    let npy = |header: &str, data: &[u8]| {
+        let mut h = header.to_string();
+        while (10 + h.len() + 1) % 64 != 0 {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((h.len() as u16).to_le_bytes());
+        bytes.extend(h.as_bytes());
+        bytes.extend(data);
+        bytes
+    };
+    let hostile_inputs = [
+        (
+            "lying.npy",
+            npy(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000), }",
+                &[0; 16],
+            ),
+        ),
+        (
+            "overflow.npy",
+            npy(
+                "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4294967296), }",
+                &[],
+            ),
+        ),
+        ("nested.npy", npy(&"{".repeat(80), &[])),
+        ("empty.npy", vec![]),
+        (
+            "int64.npy",
+            npy(
+                "{'descr': '<i8', 'fortran_order': False, 'shape': (1, 1, 28, 28), }",
+                &[0; 784 * 8],
+            ),
+        ),
+    ];
+    for (name, bytes) in hostile_inputs {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        check(&[
+            "infer",
+            good.to_str().unwrap(),
+            "-i",
+            &format!("input={}", path.display()),
+        ]);
+        // In a batch, a bad record is that record's failure (exit 1), logged.
+        let records = dir.join(format!("records-{name}"));
+        std::fs::create_dir_all(&records).unwrap();
+        std::fs::copy(&path, records.join(name)).unwrap();
+        let out = dir.join(format!("out-{name}"));
+        let (code, stderr) = run(&[
+            "batch",
+            good.to_str().unwrap(),
+            records.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, Some(1), "batch over {name}: {stderr}");
+    }
+}

@@ -157,8 +157,7 @@ fn run_records(
     started_at: SystemTime,
 ) -> Result<BatchReport> {
     let started = Instant::now();
-    let bytes = std::fs::read(&options.model)
-        .with_context(|| format!("reading {}", options.model.display()))?;
+    let bytes = crate::runtime::read_model_file(&options.model)?;
     let sha256 = crate::pack::sha256_hex(&bytes);
     drop(bytes);
     let model = runtime

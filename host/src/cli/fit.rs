@@ -26,8 +26,7 @@ pub(super) struct FitArgs {
 }
 
 pub(super) fn run(args: FitArgs) -> Result<()> {
-    let wasm =
-        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let wasm = edgeinfer::runtime::read_model_file(&args.model)?;
     if wasmparser::Parser::is_core_wasm(&wasm) {
         anyhow::bail!(
             "{} is a core module (a Fastly package's main.wasm?): `fit` measures the component \

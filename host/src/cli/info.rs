@@ -1,5 +1,5 @@
 use super::{LimitArgs, human_bytes, load_model};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use edgeinfer::Metadata;
 use std::path::PathBuf;
@@ -17,8 +17,7 @@ pub(super) struct InfoArgs {
 
 pub(super) fn run(args: InfoArgs) -> Result<()> {
     let runtime = args.limits.runtime(&[&args.model])?;
-    let bytes =
-        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let bytes = edgeinfer::runtime::read_model_file(&args.model)?;
     let metadata = load_model(&runtime, &args.model)?.metadata()?;
     let sha256 = edgeinfer::pack::sha256_hex(&bytes);
     if args.json {

@@ -105,7 +105,7 @@ impl LimitArgs {
             Some(mib) => mib << 20,
             None => models
                 .iter()
-                .filter_map(|path| std::fs::read(path).ok())
+                .filter_map(|path| edgeinfer::runtime::read_model_file(path).ok())
                 .filter_map(|wasm| edgeinfer::runtime::initial_memory_bytes(&wasm))
                 .map(|initial| initial as usize + (256 << 20))
                 .fold(DEFAULT_MEMORY_LIMIT, usize::max)

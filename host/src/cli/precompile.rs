@@ -17,8 +17,7 @@ pub(super) struct PrecompileArgs {
 
 pub(super) fn run(args: PrecompileArgs) -> Result<()> {
     let runtime = args.limits.runtime(&[&args.model])?;
-    let wasm =
-        std::fs::read(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
+    let wasm = edgeinfer::runtime::read_model_file(&args.model)?;
     let output = args
         .output
         .unwrap_or_else(|| edgeinfer::runtime::precompiled_path(&args.model));

@@ -110,8 +110,7 @@ impl Runtime {
                 if fresh_precompiled(path).is_none()
                     && path.extension().is_none_or(|e| e != "cwasm") =>
             {
-                let wasm =
-                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let wasm = read_model_file(path)?;
                 self.load_bytes_cached(&wasm, dir)
                     .with_context(|| format!("loading {}", path.display()))
             }
@@ -148,9 +147,15 @@ impl Runtime {
     }
 
     /// Ahead-of-time compiles a component for this engine configuration and host CPU.
+    /// Compiles a model component ahead of time; refuses a component that is not a model
+    /// (it could never be loaded, so a .cwasm of it would only fail later).
     pub fn precompile(&self, wasm: &[u8]) -> Result<Vec<u8>> {
         check_is_component(wasm)?;
-        Ok(self.inner.engine.precompile_component(wasm)?)
+        let cwasm = self.inner.engine.precompile_component(wasm)?;
+        // SAFETY: the bytes were made by this engine a moment ago.
+        let component = unsafe { Component::deserialize(&self.inner.engine, &cwasm) }?;
+        Model::new(self.clone(), component)?;
+        Ok(cwasm)
     }
 
     /// The generic guest (no model): the base of [`Runtime::load_unpacked`].
@@ -168,7 +173,7 @@ impl Runtime {
     }
 
     fn compile_file(&self, path: &Path) -> Result<Component> {
-        let wasm = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let wasm = read_model_file(path)?;
         self.compile(&wasm)
             .with_context(|| format!("loading {}", path.display()))
     }
@@ -236,6 +241,29 @@ pub(crate) fn fresh_precompiled(wasm: &Path) -> Option<PathBuf> {
 }
 
 /// A clear error for files that are not components (a core module, an ONNX file, text...).
+/// Reads a model file (a component, a core module for `fit`, or a `.cwasm`), after checking
+/// its first bytes: a multi-gigabyte file that is not WebAssembly is refused at once instead
+/// of being read into memory first.
+pub fn read_model_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut head = Vec::with_capacity(8);
+    (&mut file).take(8).read_to_end(&mut head)?;
+    match head.as_slice() {
+        [0, b'a', b's', b'm', ..] | [0x7f, b'E', b'L', b'F', ..] => {}
+        [] => anyhow::bail!("{} is empty, not a WebAssembly component", path.display()),
+        _ => anyhow::bail!(
+            "{} is not a WebAssembly component (no `\\0asm` header)",
+            path.display()
+        ),
+    }
+    let mut bytes = head;
+    file.read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok(bytes)
+}
+
 fn check_is_component(bytes: &[u8]) -> Result<()> {
     match bytes {
         [0, b'a', b's', b'm', _, _, 1, 0, ..] => Ok(()),

@@ -88,7 +88,7 @@ impl Loader {
 
     fn load(&self, path: &Path) -> Result<Loaded> {
         let stamp = FileStamp::of(path)?;
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let bytes = crate::runtime::read_model_file(path)?;
         let sha256 = crate::pack::sha256_hex(&bytes);
         let model = self.runtime.load_cached(path, self.cache_dir.as_deref())?;
         // A fresh instance answering `metadata` proves the file runs before it takes traffic.
