@@ -9,4 +9,5 @@
 # models of `models/fetch` (scripts/test.sh fetches them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+cargo build --release -p edgeinfer   # the CLI the soak runs as its server
 EDGEINFER_SOAK_SECS=${1:-300} cargo test --release -p edgeinfer-tests --test soak -- --nocapture

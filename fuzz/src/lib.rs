@@ -15,7 +15,7 @@
 
 mod model;
 
-pub use model::{MODEL_ONNX, engine_ready, tensors_from};
+pub use model::{FuzzRequest, MODEL_ONNX, engine_ready, tensors_from};
 
 use edgeinfer_protocol::{PackPayload, npy, oip};
 
@@ -114,8 +114,7 @@ pub fn engine_infer(data: &[u8]) {
 /// anything else as the binary extension with its JSON part up to the first `\n`.
 pub fn engine_http(data: &[u8]) {
     engine_ready();
-    let request = model::FuzzRequest::from_bytes(data);
-    let mut request = request;
+    let mut request = FuzzRequest::from_bytes(data);
     let reply = edgeinfer_engine::http::answer(&mut request);
     assert!(
         (200..600).contains(&reply.status),

@@ -83,10 +83,11 @@ fn tensor(u: &mut Unstructured) -> arbitrary::Result<NamedTensor> {
 
 /// An HTTP request made of fuzz bytes (see [`crate::engine_http`]).
 pub struct FuzzRequest {
-    method: &'static str,
-    path: String,
-    body: Vec<u8>,
-    json_len: Option<usize>,
+    pub method: &'static str,
+    pub path: String,
+    pub body: Vec<u8>,
+    /// The JSON part's length of a binary-extension body.
+    pub json_len: Option<usize>,
 }
 
 impl FuzzRequest {

@@ -130,7 +130,7 @@ pub fn expected_file_len(prefix: &[u8]) -> Result<u64, NpyError> {
         .ok_or_else(|| NpyError::Header(std::io::Error::other("no .npy header")))?;
     let file = npyz::NpyFile::new(prefix).map_err(NpyError::Header)?;
     let size = match file.dtype() {
-        npyz::DType::Plain(ts) => ts.size_field() as u64,
+        npyz::DType::Plain(ts) => ts.size_field(),
         other => return Err(NpyError::NotPlain(other.descr())),
     };
     file.shape()

@@ -323,7 +323,7 @@ fn every_command_answers_hostile_files_with_an_error_line() {
     // the header that hung npyz, an empty file, the wrong dtype.
     let npy = |header: &str, data: &[u8]| {
         let mut h = header.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');

@@ -22,12 +22,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const CONNECTIONS: usize = 32;
-const RELOAD_EVERY: Duration = Duration::from_secs(20);
+fn reload_every() -> Duration {
+    let secs = std::env::var("EDGEINFER_SOAK_RELOAD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok());
+    Duration::from_secs(secs.unwrap_or(20))
+}
 const OVERRUN_EVERY: Duration = Duration::from_secs(5);
 /// The server's deadline; a big call to the slow model takes several times this.
 const DEADLINE_SECS: f64 = 2.0;
-/// Rows of the call that overruns: 300 MatMuls of 128x128 over 4096 rows, ~20 GMAC.
-const OVERRUN_ROWS: usize = 4096;
+/// Rows of the call that overruns: 300 MatMuls of 128x128 over 16384 rows, ~80 GMAC (4096
+/// rows finished within 2 s now and then).
+const OVERRUN_ROWS: usize = 16384;
 
 /// What a client sends, and what it must get back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -282,7 +288,7 @@ fn soak_under_mixed_traffic_with_reloads_and_overruns() {
     let started = Instant::now();
     let samples = Arc::new(Mutex::new(Vec::<(f64, u64)>::new()));
     let mut reloads = 0;
-    let mut next_reload = started + RELOAD_EVERY;
+    let mut next_reload = started + reload_every();
     while started.elapsed() < Duration::from_secs(seconds) {
         std::thread::sleep(Duration::from_secs(1));
         if let Some(kib) = rss_kib(pid) {
@@ -296,7 +302,7 @@ fn soak_under_mixed_traffic_with_reloads_and_overruns() {
             let staging = dir.join("cls.wasm.new");
             std::fs::copy(&versions[reloads % 2], &staging).unwrap();
             std::fs::rename(&staging, &live).unwrap();
-            next_reload += RELOAD_EVERY;
+            next_reload += reload_every();
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -371,6 +377,7 @@ fn soak_under_mixed_traffic_with_reloads_and_overruns() {
         "rss_mib_at": { format!("{baseline_at:.0}s"): rss_base as f64 / 1024.0, "end": rss_end as f64 / 1024.0 },
         "rss_growth_percent": growth,
         "rss_mib_max": samples.iter().map(|s| s.1).max().unwrap_or(0) as f64 / 1024.0,
+        "rss_mib_every_10s": samples.iter().step_by(10).map(|s| (s.1 as f64 / 1024.0).round()).collect::<Vec<_>>(),
     });
     let report_text = serde_json::to_string_pretty(&report).unwrap();
     eprintln!("soak report:\n{report_text}");

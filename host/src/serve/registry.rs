@@ -90,6 +90,7 @@ impl Loader {
         let stamp = FileStamp::of(path)?;
         let bytes = crate::runtime::read_model_file(path)?;
         let sha256 = crate::pack::sha256_hex(&bytes);
+        drop(bytes);
         let model = self.runtime.load_cached(path, self.cache_dir.as_deref())?;
         // A fresh instance answering `metadata` proves the file runs before it takes traffic.
         let metadata = model
