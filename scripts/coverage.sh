@@ -27,7 +27,9 @@ target/release/coverage "${only[@]}" --md "$table" --json target/coverage/report
 if [ ${#only[@]} -eq 0 ]; then
   # COVERAGE.md: the prose above the marker line stays, the table below it is replaced.
   marker='<!-- table: scripts/coverage.sh writes everything below this line -->'
-  head="$(sed "/^$marker\$/q" COVERAGE.md)"
+  # awk, not sed: the marker holds a `/`, which ended sed's address and turned the rest into
+  # a `c` command (the marker line was rewritten and each run appended another table).
+  head="$(awk -v m="$marker" '{ print } $0 == m { exit }' COVERAGE.md)"
   { printf '%s\n\n' "$head"; cat "$table"; } > COVERAGE.md
   echo "coverage: COVERAGE.md updated" >&2
 fi
