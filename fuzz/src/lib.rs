@@ -19,6 +19,20 @@ pub use model::{FuzzRequest, MODEL_ONNX, engine_ready, tensors_from};
 
 use edgeinfer_protocol::{PackPayload, npy, oip};
 
+/// The committed inputs of `target`: its corpus and its crash reproducers, sorted (both
+/// replays, native and through the component, walk the same list).
+pub fn corpus_files(target: &str) -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = ["corpus", "regressions"]
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(root.join(dir).join(target)).ok())
+        .flatten()
+        .map(|e| e.expect("a readable corpus entry").path())
+        .collect();
+    files.sort();
+    files
+}
+
 /// The OIP v2 decoder. The first byte chooses JSON (even) or the binary extension (odd, the
 /// next two bytes give the JSON part's length).
 pub fn oip_request(data: &[u8]) {

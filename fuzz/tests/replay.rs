@@ -2,25 +2,8 @@
 //! test`: what a fuzzer once found stays fixed, and the corpora keep the targets' deep paths
 //! exercised without a fuzzer.
 
-use std::path::{Path, PathBuf};
-
-fn inputs(target: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut files = Vec::new();
-    for dir in [
-        root.join("corpus").join(target),
-        root.join("regressions").join(target),
-    ] {
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            files.extend(entries.map(|e| e.expect("a readable entry").path()));
-        }
-    }
-    files.sort();
-    files
-}
-
 fn replay(target: &str, run: fn(&[u8])) {
-    let files = inputs(target);
+    let files = edgeinfer_fuzz::corpus_files(target);
     assert!(
         !files.is_empty(),
         "no corpus for `{target}` under fuzz/corpus/{target}"

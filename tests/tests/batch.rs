@@ -10,7 +10,7 @@ use edgeinfer::{Model, Tensor};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn batch(args: &[&str]) -> Output {
@@ -21,6 +21,43 @@ fn batch(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("running edgeinfer batch")
+}
+
+/// `edgeinfer batch` in the background, for tests that strike while it runs.
+fn spawn_batch(args: &[&str], stderr: Stdio) -> Child {
+    Command::new(edgeinfer_bin())
+        .arg("batch")
+        .args(args)
+        .env("EDGEINFER_CACHE_DIR", cache_dir())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("running edgeinfer batch")
+}
+
+/// Record folders complete in `out` (temp folders start with a dot).
+fn completed_records(out: &Path) -> usize {
+    std::fs::read_dir(out).map_or(0, |d| {
+        d.filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .count()
+    })
+}
+
+/// Waits until `n` records are complete; the run must still be going (`early` says why it
+/// matters) and make progress within 120 s.
+fn wait_for_records(child: &mut Child, out: &Path, n: usize, early: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while completed_records(out) < n {
+        assert!(child.try_wait().unwrap().is_none(), "{early}");
+        assert!(Instant::now() < deadline, "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -163,40 +200,16 @@ fn killed_run_resumes_to_a_complete_output() {
         "-j",
         "1",
     ];
-    let mut child = Command::new(edgeinfer_bin())
-        .arg("batch")
-        .args(args)
-        .env("EDGEINFER_CACHE_DIR", cache_dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let done = |out: &Path| {
-        std::fs::read_dir(out)
-            .map(|d| {
-                d.filter(|e| {
-                    !e.as_ref()
-                        .unwrap()
-                        .file_name()
-                        .to_string_lossy()
-                        .starts_with('.')
-                })
-                .count()
-            })
-            .unwrap_or(0)
-    };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while done(&out) < 40 {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        assert!(Instant::now() < deadline, "no progress");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let mut child = spawn_batch(&args, Stdio::null());
+    wait_for_records(
+        &mut child,
+        &out,
+        40,
+        "the run ended before it could be killed",
+    );
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    let partial = done(&out);
+    let partial = completed_records(&out);
     assert!(
         partial < records.len(),
         "killed too late to test anything ({partial})"
@@ -675,23 +688,8 @@ fn an_output_turned_read_only_mid_run_exits_3_and_resumes() {
         "--errors",
         errors.to_str().unwrap(),
     ];
-    let mut child = Command::new(edgeinfer_bin())
-        .arg("batch")
-        .args(args)
-        .env("EDGEINFER_CACHE_DIR", cache_dir())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while std::fs::read_dir(&out).map_or(0, |d| d.count()) < 30 {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "ended before the fault"
-        );
-        assert!(Instant::now() < deadline, "no progress");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let mut child = spawn_batch(&args, Stdio::piped());
+    wait_for_records(&mut child, &out, 30, "ended before the fault");
     disk.remount("ro");
     let o = child.wait_with_output().unwrap();
     let stderr = text(&o.stderr);

@@ -226,10 +226,7 @@ fn every_command_answers_hostile_files_with_an_error_line() {
     let mut garbage = vec![0u8; 4096];
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     for b in &mut garbage {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        *b = state as u8;
+        *b = common::xorshift(&mut state) as u8;
     }
     let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
     elf.resize(4096, 0);

@@ -8,19 +8,11 @@ mod common;
 use common::*;
 use edgeinfer::{InferError, Tensor};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-fn corpus(target: &str) -> Vec<PathBuf> {
-    let fuzz = root().join("fuzz");
-    let mut files: Vec<PathBuf> = ["corpus", "regressions"]
-        .iter()
-        .filter_map(|d| std::fs::read_dir(fuzz.join(d).join(target)).ok())
-        .flatten()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
+fn corpus(target: &str) -> Vec<std::path::PathBuf> {
+    let files = edgeinfer_fuzz::corpus_files(target);
     assert!(!files.is_empty(), "no corpus for {target}");
     files
 }

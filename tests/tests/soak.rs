@@ -179,15 +179,13 @@ fn client(index: usize, bodies: Arc<Bodies>, stop: Arc<AtomicBool>) -> Tally {
         0x9E37_79B9_7F4A_7C15u64 ^ (index as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407);
     let mut next_overrun = Instant::now() + OVERRUN_EVERY;
     while !stop.load(Ordering::Relaxed) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
+        let roll = xorshift(&mut state);
         // Client 0 also sends the call that overruns its deadline, every OVERRUN_EVERY.
         let kind = if index == 0 && Instant::now() >= next_overrun {
             next_overrun = Instant::now() + OVERRUN_EVERY;
             Kind::Overrun
         } else {
-            Kind::pick(state)
+            Kind::pick(roll)
         };
         let (url, body, json_len) = bodies.request(kind);
         let started = Instant::now();

@@ -315,3 +315,11 @@ pub fn wait_ready(url: &str, child: &mut Child, limit: Duration) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// One step of xorshift64: reproducible pseudo-random bytes and choices without a dependency.
+pub fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
