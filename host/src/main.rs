@@ -23,7 +23,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
             eprintln!("error: {}", one_line(&err));
-            ExitCode::from(error_code)
+            ExitCode::from(cli::exit_code_of(&err, error_code))
         }
     }
 }

@@ -36,7 +36,7 @@ pub enum NpyError {
     #[error("{dtype} cannot be stored in a .npy file")]
     NoNumpyDtype { dtype: DType },
     #[error("writing the .npy: {0}")]
-    Write(std::io::Error),
+    Write(#[source] std::io::Error),
 }
 
 /// Reads a whole `.npy` file's bytes. The header's shape is checked against the bytes that

@@ -106,6 +106,20 @@ pub const EXIT_OUTPUT_UNWRITABLE: u8 = 3;
 #[error("cannot write the output")]
 pub struct OutputUnwritable;
 
+/// An error of the file system under the output, which every later record would meet too
+/// (rather than one of this record's outputs: a name too long, a dtype `.npy` cannot hold).
+fn is_output_unwritable(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::*;
+    e.chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(|io| {
+            matches!(
+                io.kind(),
+                StorageFull | QuotaExceeded | FileTooLarge | ReadOnlyFilesystem | PermissionDenied
+            )
+        })
+}
+
 /// `out/` -> `out.report.json`, `preds.jsonl` -> `preds.jsonl.report.json`.
 pub fn default_side_file(output: &Path, suffix: &str) -> PathBuf {
     let text = output.to_string_lossy();
@@ -230,11 +244,25 @@ fn run_records(
                 continue; // stopping: the workers finish their calls, nothing more is written
             }
             let record = &source.records[outcome.index];
-            let written = match outcome.result {
-                Ok((outputs, requested)) => sink.write(&record.id, outputs, &requested).map(|()| {
-                    counts.ok += 1;
-                }),
-                Err(message) => {
+            // A record fails alone (its inference, or outputs the format cannot hold); an
+            // I/O error of the output stops the run.
+            let failure = match outcome.result {
+                Ok((outputs, requested)) => match sink.write(&record.id, outputs, &requested) {
+                    Ok(()) => {
+                        counts.ok += 1;
+                        None
+                    }
+                    Err(e) if is_output_unwritable(&e) => {
+                        output_error = Some(e);
+                        None
+                    }
+                    Err(e) => Some(format!("writing the outputs: {e:#}")),
+                },
+                Err(message) => Some(message),
+            };
+            let written = match failure {
+                None => Ok(()),
+                Some(message) => {
                     counts.failed += 1;
                     if options.max_failures.is_some_and(|max| counts.failed > max) && !aborted {
                         aborted = true;
@@ -246,9 +274,11 @@ fn run_records(
                 }
             };
             if let Err(e) = written {
+                output_error = Some(e);
+            }
+            if output_error.is_some() {
                 // Every later record would fail the same way (a full disk, a read-only
                 // folder): stop now, with everything written so far complete.
-                output_error = Some(e);
                 stop.store(true, Ordering::Relaxed);
             }
             progress.record(counts.failed);

@@ -270,14 +270,12 @@ impl Sink {
 /// says: a disk that filled up under an older writer, a copy cut short).
 fn torn_npy(folder: &Path) -> Option<PathBuf> {
     let whole = |path: &Path| -> Option<bool> {
+        let file = File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
         let mut head = Vec::with_capacity(4096);
-        File::open(path)
-            .ok()?
-            .take(4096)
-            .read_to_end(&mut head)
-            .ok()?;
+        file.take(4096).read_to_end(&mut head).ok()?;
         let want = edgeinfer_protocol::npy::expected_file_len(&head).ok()?;
-        Some(std::fs::metadata(path).ok()?.len() == want)
+        Some(len == want)
     };
     std::fs::read_dir(folder)
         .ok()?

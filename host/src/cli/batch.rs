@@ -70,13 +70,7 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
         quiet: args.quiet,
         cache_dir: super::cache_dir(),
     };
-    let report = match batch::run(&runtime, &options) {
-        Err(e) if e.downcast_ref::<batch::OutputUnwritable>().is_some() => {
-            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
-            return Ok(batch::EXIT_OUTPUT_UNWRITABLE);
-        }
-        other => other?,
-    };
+    let report = batch::run(&runtime, &options)?;
     if !args.quiet {
         let r = &report.records;
         eprintln!(

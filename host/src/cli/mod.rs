@@ -66,6 +66,19 @@ impl Cli {
     }
 }
 
+/// The exit code of `err`: 3 for a `batch` whose output cannot be written, else the
+/// command's own (see [`Cli::error_exit_code`]).
+pub fn exit_code_of(err: &anyhow::Error, command_code: u8) -> u8 {
+    if err
+        .downcast_ref::<edgeinfer::batch::OutputUnwritable>()
+        .is_some()
+    {
+        edgeinfer::batch::EXIT_OUTPUT_UNWRITABLE
+    } else {
+        command_code
+    }
+}
+
 /// Runs the command; `Ok` carries the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     let done = |r: Result<()>| r.map(|()| 0);
