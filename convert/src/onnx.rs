@@ -19,6 +19,9 @@ pub struct Converted {
     pub properties: BTreeMap<String, String>,
     /// What pack did to the graph that the user should know (named dims, casts...).
     pub notes: Vec<String>,
+    /// The symbols that are whole dims of some input, as the guest will see them (what
+    /// `--specialize` may fix).
+    pub free_dims: Vec<String>,
 }
 
 /// Reads, analyses and converts an ONNX model.
@@ -71,12 +74,23 @@ fn convert(path: &Path, request: &ShapeRequest) -> Result<Converted> {
     if reloaded.input_outlets()?.len() != input_names.len() {
         bail!("the NNEF form of this model lost inputs");
     }
+    let mut free_dims = vec![];
+    for outlet in reloaded.input_outlets()? {
+        for dim in reloaded.outlet_fact(*outlet)?.shape.iter() {
+            if let TDim::Sym(symbol) = dim {
+                free_dims.push(symbol.to_string());
+            }
+        }
+    }
+    free_dims.sort();
+    free_dims.dedup();
     Ok(Converted {
         nnef,
         input_names,
         output_names,
         properties: properties(&proto),
         notes,
+        free_dims,
     })
 }
 
@@ -256,7 +270,7 @@ fn interface_types(model: &mut TypedModel, output_names: &[String]) -> Result<Ve
 
 /// tract optimizes a convolutional network with a free dimension less well (no depthwise
 /// kernels, fewer fusions: 2-4x slower on MobileNet-class models), so pack says so when it
-/// keeps one.
+/// keeps one, and what its specialized plan (`PackManifest::specialize`) does about it.
 fn free_dims_cost(model: &TypedModel, input_names: &[String]) -> Result<Option<String>> {
     let has_conv = model.nodes().iter().any(|n| n.op.name().contains("Conv"));
     let mut free = vec![];
@@ -270,9 +284,10 @@ fn free_dims_cost(model: &TypedModel, input_names: &[String]) -> Result<Option<S
         return Ok(None);
     }
     Ok(Some(format!(
-        "free dims kept ({}): each call may pick their sizes, but tract runs convolutions with \
-         free dims 2-4x slower than fixed ones; if you feed one shape, fix it with \
-         --input-shape",
+        "free dims kept ({}): each call may pick their sizes. Calls with every free dim at 1 \
+         (or at the sizes given to --specialize) run on a second plan optimized for that \
+         shape; other sizes run on the symbolic plan, which tract runs 2-4x slower. If you \
+         feed one other shape, fix it with --input-shape",
         free.join("; ")
     )))
 }

@@ -3,6 +3,7 @@
 use crate::tensors::{self, IoSpec};
 use crate::types::{Dimension, Error, ErrorCode, ModelMetadata, NamedTensor, TensorInfo};
 use edgeinfer_protocol::PackManifest;
+use edgeinfer_protocol::pack::SPECIALIZED_PROPERTY;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tract_nnef::internal::*;
@@ -10,10 +11,34 @@ use tract_onnx_opl::WithOnnx;
 
 pub(crate) const ENGINE: &str = "tract 0.23.9";
 
+struct SpecializedPlan {
+    /// The fixed dims as `SYMBOL=SIZE`, comma separated.
+    sizes: String,
+    /// Each input's dims in model order: the size a call must have where the plan fixed it,
+    /// `None` where the dim stays free in this plan too.
+    shapes: Vec<Vec<Option<usize>>>,
+    plan: Arc<TypedSimplePlan>,
+}
+
+impl SpecializedPlan {
+    fn takes(&self, inputs: &[TValue]) -> bool {
+        inputs.iter().zip(&self.shapes).all(|(tensor, dims)| {
+            tensor
+                .shape()
+                .iter()
+                .zip(dims)
+                .all(|(given, fixed)| fixed.is_none_or(|n| n == *given))
+        })
+    }
+}
+
 pub(crate) struct LoadedModel {
     name: String,
     version: String,
     plan: Arc<TypedSimplePlan>,
+    /// The same graph optimized for one concrete set of input shapes (see
+    /// `PackManifest::specialize`); calls with exactly those shapes run on it.
+    specialized: Option<SpecializedPlan>,
     inputs: Vec<IoSpec>,
     outputs: Vec<IoSpec>,
     preinitialized: bool,
@@ -51,46 +76,66 @@ impl LoadedModel {
             model.output_outlets().map_err(facts)?,
             &manifest.output_names,
         )?;
+        // Built only at pre-init: on a deferred load every fresh instance would pay a second
+        // optimization on its first call.
+        let specialized = match (&manifest.specialize, preinitialized) {
+            (Some(sizes), true) => specialize(&model, sizes)?,
+            _ => None,
+        };
         let plan = model
             .into_optimized()
             .and_then(|m| m.into_runnable())
             .map_err(|e| load_error("optimizing the model", e))?;
+        let mut properties: Vec<(String, String)> = manifest
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(specialized) = &specialized {
+            properties.push((SPECIALIZED_PROPERTY.into(), specialized.sizes.clone()));
+        }
         Ok(LoadedModel {
             name: manifest.name.clone(),
             version: manifest.version.clone(),
             plan,
+            specialized,
             inputs,
             outputs,
             preinitialized,
-            properties: manifest
-                .properties
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            properties,
         })
     }
 
-    /// One inference on zeros so lazily built kernels and tables exist before the snapshot.
-    /// Failure is fine (some models reject zeros or size-1 free dims): it only warms less.
+    /// One inference on zeros on each plan so lazily built kernels and tables exist before
+    /// the snapshot. Failure is fine (some models reject zeros or size-1 free dims): it only
+    /// warms less.
     pub(crate) fn warm_up(&self, symbols: &BTreeMap<String, u64>) {
-        let inputs = self
-            .inputs
-            .iter()
-            .map(|spec| {
-                let shape: Vec<usize> = spec
-                    .shape
-                    .iter()
-                    .map(|d| match d {
-                        Dimension::Fixed(n) => *n as usize,
-                        Dimension::Free(sym) => symbols.get(sym).copied().unwrap_or(1) as usize,
-                    })
-                    .collect();
-                let dt = tensors::to_datum_type(spec.dtype).context("no tract type")?;
-                Tensor::zero_dt(dt, &shape).map(|t| t.into_tvalue())
-            })
-            .collect::<TractResult<TVec<_>>>();
-        if let Ok(inputs) = inputs {
+        let free_size = |dim: &Dimension| match dim {
+            Dimension::Fixed(n) => *n as usize,
+            Dimension::Free(sym) => symbols.get(sym).copied().unwrap_or(1) as usize,
+        };
+        let zeros = |shape_of: &dyn Fn(usize, &IoSpec) -> Vec<usize>| {
+            self.inputs
+                .iter()
+                .enumerate()
+                .map(|(ix, spec)| {
+                    let dt = tensors::to_datum_type(spec.dtype).context("no tract type")?;
+                    Tensor::zero_dt(dt, &shape_of(ix, spec)).map(|t| t.into_tvalue())
+                })
+                .collect::<TractResult<TVec<_>>>()
+        };
+        if let Ok(inputs) = zeros(&|_, spec| spec.shape.iter().map(free_size).collect()) {
             let _ = self.plan.run(inputs);
+        }
+        if let Some(specialized) = &self.specialized {
+            let shape_of = |ix: usize, spec: &IoSpec| {
+                (spec.shape.iter().zip(&specialized.shapes[ix]))
+                    .map(|(dim, fixed)| fixed.unwrap_or_else(|| free_size(dim)))
+                    .collect()
+            };
+            if let Ok(inputs) = zeros(&shape_of) {
+                let _ = specialized.plan.run(inputs);
+            }
         }
     }
 
@@ -108,8 +153,11 @@ impl LoadedModel {
 
     pub(crate) fn infer(&self, given: Vec<NamedTensor>) -> Result<Vec<NamedTensor>, Error> {
         let inputs = tensors::validate_inputs(&self.inputs, given)?;
-        let results = self
-            .plan
+        let plan = match &self.specialized {
+            Some(specialized) if specialized.takes(&inputs) => &specialized.plan,
+            _ => &self.plan,
+        };
+        let results = plan
             .run(inputs)
             .map_err(|e| Error::new(ErrorCode::RuntimeError, format!("inference failed: {e:#}")))?;
         results
@@ -118,6 +166,93 @@ impl LoadedModel {
             .map(|(value, spec)| tensors::to_named_tensor(&spec.name, &value))
             .collect()
     }
+}
+
+/// The model optimized with some of its inputs' free dims fixed: the symbols `sizes` names
+/// (at those sizes) or, when it names none, each input's first dim if free (the batch) at 1.
+/// `None` when there is nothing to fix. Only a symbol that is a whole dim of some input is
+/// fixed, so that a call's shapes show whether it matches.
+fn specialize(
+    model: &TypedModel,
+    sizes: &BTreeMap<String, u64>,
+) -> Result<Option<SpecializedPlan>, Error> {
+    let error = |e| load_error("specializing the model to fixed sizes of its free dims", e);
+    let facts = model
+        .input_outlets()
+        .and_then(|outlets| {
+            outlets
+                .iter()
+                .map(|o| model.outlet_fact(*o).cloned())
+                .collect::<TractResult<Vec<_>>>()
+        })
+        .map_err(error)?;
+    let whole_dims: BTreeMap<String, Symbol> = facts
+        .iter()
+        .flat_map(|f| f.shape.iter())
+        .filter_map(|d| match d {
+            TDim::Sym(s) => Some((s.to_string(), s.clone())),
+            _ => None,
+        })
+        .collect();
+    let chosen: BTreeMap<Symbol, i64> = if sizes.is_empty() {
+        facts
+            .iter()
+            .filter_map(|f| match f.shape.iter().next() {
+                Some(TDim::Sym(s)) => Some((s.clone(), 1)),
+                _ => None,
+            })
+            .collect()
+    } else {
+        sizes
+            .iter()
+            .map(|(name, size)| match whole_dims.get(name) {
+                Some(symbol) => Ok((symbol.clone(), *size as i64)),
+                None => Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "no input has a free dimension `{name}` to specialize; the free dims \
+                         are: {}",
+                        whole_dims.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                )),
+            })
+            .collect::<Result<_, _>>()?
+    };
+    if chosen.is_empty() {
+        return Ok(None);
+    }
+    let mut values = SymbolValues::default();
+    for (symbol, size) in &chosen {
+        values = values.with(symbol, *size);
+    }
+    let shapes = facts
+        .iter()
+        .map(|f| {
+            f.shape
+                .iter()
+                .map(|d| d.eval(&values).to_usize().ok())
+                .collect()
+        })
+        .collect();
+    let sizes = chosen
+        .iter()
+        .map(|(symbol, size)| format!("{symbol}={size}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let substitutions = chosen
+        .into_iter()
+        .map(|(symbol, size)| (symbol, TDim::Val(size)))
+        .collect();
+    let plan = model
+        .set_symbols(&substitutions)
+        .and_then(|m| m.into_optimized())
+        .and_then(|m| m.into_runnable())
+        .map_err(error)?;
+    Ok(Some(SpecializedPlan {
+        sizes,
+        shapes,
+        plan,
+    }))
 }
 
 /// Names, types and shapes of a model's inputs or outputs. Names come from the manifest (the

@@ -30,6 +30,8 @@ fn load() {
             preinit: true,
             input_names: converted.input_names,
             output_names: converted.output_names,
+            // Both plans, as pack builds them: calls at batch 1 take the specialized one.
+            specialize: Some(Default::default()),
             ..Default::default()
         },
         nnef: converted.nnef,

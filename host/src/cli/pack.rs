@@ -40,6 +40,15 @@ pub(super) struct PackArgs {
     /// Do not pre-initialize: the component parses the model on its first call
     #[arg(long)]
     no_preinit: bool,
+    /// Fix this free input dim in the second plan pack builds, one optimized for concrete
+    /// sizes [default: the batch (a free first dim) at 1]; calls with those sizes run on it,
+    /// up to 4x faster than on the symbolic plan, e.g. N=8 or seq=128 (repeatable)
+    #[arg(long, value_name = "SYMBOL=SIZE", conflicts_with = "no_specialize")]
+    specialize: Vec<DimValue>,
+    /// Build only the symbolic plan: a smaller component (the weights are packed once, not
+    /// twice), slower calls
+    #[arg(long)]
+    no_specialize: bool,
     /// Also write a precompiled .cwasm next to the output
     #[arg(long)]
     precompile: bool,
@@ -80,6 +89,8 @@ fn options(args: &PackArgs) -> PackOptions {
             values: args.values.clone(),
         },
         no_preinit: args.no_preinit,
+        specialize: args.specialize.clone(),
+        no_specialize: args.no_specialize,
         cache_dir: cache_dir(),
         memory_limit: args.memory_limit.map(|mib| mib << 20),
         progress: if args.json {
@@ -140,6 +151,12 @@ fn pack_component(args: PackArgs, options: PackOptions) -> Result<()> {
             println!("pre-initialized: no, the model loads on its first call ({reason})")
         }
         (false, None) => println!("pre-initialized: no"),
+    }
+    if let Some(sizes) = &report.specialized {
+        println!(
+            "specialized plan: calls with {sizes} run on a plan optimized for those sizes \
+             (--no-specialize leaves it out: a smaller component, slower calls)"
+        );
     }
     for note in &report.notes {
         println!("note: {note}");

@@ -28,6 +28,11 @@ pub struct PackOptions {
     pub shapes: ShapeRequest,
     /// Skip the pre-initialization: the component parses the model on its first call.
     pub no_preinit: bool,
+    /// Free input dims to fix in the second, specialized plan (`--specialize`); empty: the
+    /// batch at 1.
+    pub specialize: Vec<DimValue>,
+    /// Build only the symbolic plan (`--no-specialize`): a smaller snapshot, slower calls.
+    pub no_specialize: bool,
     /// Where compiled code of the generic guest is kept between runs (saves a compile).
     pub cache_dir: Option<PathBuf>,
     /// Linear memory the guest may use while it loads and optimizes the model; default
@@ -82,6 +87,8 @@ pub struct PackReport {
     pub weight_bytes: u64,
     /// Largest guest linear memory during pre-init.
     pub preinit_memory_bytes: u64,
+    /// The free dims the second, specialized plan fixed (`N=1`), when pack built one.
+    pub specialized: Option<String>,
     pub convert_time: Duration,
     pub preinit_time: Duration,
 }
@@ -94,6 +101,7 @@ pub fn payload_from_onnx(onnx: &Path, options: &PackOptions) -> Result<PackPaylo
 /// [`payload_from_onnx`], plus the conversion notes.
 fn convert(onnx: &Path, options: &PackOptions) -> Result<(PackPayload, Vec<String>)> {
     let converted = onnx_to_nnef(onnx, &options.shapes)?;
+    check_specialize(options, &converted.free_dims)?;
     let stem = onnx.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
     let manifest = PackManifest {
         name: options.name.clone().unwrap_or_else(|| stem.to_string()),
@@ -103,6 +111,13 @@ fn convert(onnx: &Path, options: &PackOptions) -> Result<(PackPayload, Vec<Strin
         output_names: converted.output_names,
         warmup_symbols: Default::default(),
         skip_warm_up: false,
+        specialize: (!options.no_specialize).then(|| {
+            options
+                .specialize
+                .iter()
+                .map(|d| (d.name.clone(), d.value))
+                .collect()
+        }),
         properties: converted.properties,
     };
     let payload = PackPayload {
@@ -110,6 +125,26 @@ fn convert(onnx: &Path, options: &PackOptions) -> Result<(PackPayload, Vec<Strin
         nnef: converted.nnef,
     };
     Ok((payload, converted.notes))
+}
+
+/// `--specialize` may only name a free dim of an input (pre-init would fail on anything else,
+/// later and less clearly).
+fn check_specialize(options: &PackOptions, free_dims: &[String]) -> Result<()> {
+    for dim in &options.specialize {
+        if !free_dims.contains(&dim.name) {
+            let known = match free_dims {
+                [] => "the model's inputs have no free dims".to_string(),
+                dims => format!("the free dims of its inputs are: {}", dims.join(", ")),
+            };
+            anyhow::bail!(
+                "--specialize {}={}: no input has a free dim `{}`; {known}",
+                dim.name,
+                dim.value,
+                dim.name
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Packs an ONNX model into a component at `output`.
@@ -141,13 +176,22 @@ pub fn pack(
         sha256: sha256_hex(&packed.component),
         preinitialized: packed.preinitialized,
         fallback_reason: packed.fallback_reason,
-        metadata: packed.metadata,
         notes,
         weight_bytes,
         preinit_memory_bytes: packed.memory_peak as u64,
+        specialized: specialized_sizes(packed.metadata.as_ref()),
+        metadata: packed.metadata,
         convert_time,
         preinit_time,
     })
+}
+
+/// The sizes the guest says its specialized plan fixed, if it built one.
+pub(crate) fn specialized_sizes(metadata: Option<&Metadata>) -> Option<String> {
+    let properties = &metadata?.properties;
+    properties
+        .get(edgeinfer_protocol::pack::SPECIALIZED_PROPERTY)
+        .cloned()
 }
 
 /// Bytes of the tensors (`.dat` entries) in an NNEF tar: the model's weights.

@@ -82,6 +82,7 @@ pub(super) fn snapshot(
             // Metadata from a throwaway eager instance, if the model loads at all.
             let mut eager = payload.clone();
             eager.manifest.preinit = true;
+            eager.manifest.specialize = None;
             let metadata = guest
                 .instantiate_unpacked(&eager)
                 .ok()
@@ -122,10 +123,12 @@ pub(super) fn snapshot(
     })
 }
 
-/// Runs `attempt` (pre-init of a guest) on the payload and, if it fails, once more without
-/// the warm-up: the warm-up runs on zeros with free dims at 1, which some models cannot take
-/// (tract panics, the guest traps), while the plan itself may still be fine. Returns the first
-/// error when both fail, and the note to print when the retry succeeded.
+/// Runs `attempt` (pre-init of a guest) on the payload and, if it fails, again with less:
+/// first without the specialized plan (tract may fail to optimize the graph at the sizes
+/// asked), then also without the warm-up (it runs on zeros with free dims at 1, which some
+/// models cannot take: tract panics, the guest traps), while the plan itself may still be
+/// fine. Returns the first error when every attempt fails, and the note to print when a
+/// retry succeeded.
 pub(super) fn retry_without_warm_up<T>(
     payload: &PackPayload,
     mut attempt: impl FnMut(&PackPayload) -> Result<T>,
@@ -134,17 +137,37 @@ pub(super) fn retry_without_warm_up<T>(
     let Err(e) = &first else {
         return (first, None);
     };
-    if payload.manifest.skip_warm_up {
+    let reason = first_line(&format!("{e:#}"));
+    let mut reduced = payload.clone();
+    // Only the default specialization is let go quietly; sizes the user asked for fail.
+    let asked_for_sizes = reduced
+        .manifest
+        .specialize
+        .as_ref()
+        .is_some_and(|sizes| !sizes.is_empty());
+    if !asked_for_sizes
+        && reduced.manifest.specialize.take().is_some()
+        && let Ok(done) = attempt(&reduced)
+    {
+        let note = format!(
+            "building the plan specialized to batch 1 failed ({reason}); packed with \
+                 the symbolic plan only"
+        );
+        return (Ok(done), Some(note));
+    }
+    if reduced.manifest.skip_warm_up {
         return (first, None);
     }
-    let mut cold = payload.clone();
-    cold.manifest.skip_warm_up = true;
-    match attempt(&cold) {
+    reduced.manifest.skip_warm_up = true;
+    match attempt(&reduced) {
         Ok(done) => {
+            let plans = match reduced.manifest.specialize {
+                Some(_) => "",
+                None => " (and without a specialized plan)",
+            };
             let note = format!(
-                "the warm-up inference on zeros failed ({}); packed without it, so the first \
-                 call also builds what the warm-up would have",
-                first_line(&format!("{e:#}"))
+                "the warm-up inference on zeros failed ({reason}); packed without it{plans}, so \
+                 the first call also builds what the warm-up would have"
             );
             (Ok(done), Some(note))
         }

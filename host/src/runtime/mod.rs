@@ -19,6 +19,11 @@ use std::time::SystemTime;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
+/// Bumped whenever `engine::build_engine` changes what a compiled component holds in a way
+/// wasmtime does not check on load (its memory-image policy), so a cached compile from an
+/// older edgeinfer is not reused.
+const COMPILE_SETTINGS: &str = "s2";
+
 pub(crate) use instance::HostState;
 
 #[derive(Clone)]
@@ -124,11 +129,12 @@ impl Runtime {
     }
 
     /// Like [`Runtime::load_bytes`], but keeps the compiled code in `cache_dir` (keyed by the
-    /// bytes' sha256 and wasmtime's version) so later processes map it instead of compiling.
+    /// bytes' sha256, wasmtime's version and [`COMPILE_SETTINGS`]) so later processes map it
+    /// instead of compiling.
     pub fn load_bytes_cached(&self, wasm: &[u8], cache_dir: &Path) -> Result<Model> {
         let key = crate::pack::sha256_hex(wasm);
         let path = cache_dir.join(format!(
-            "{}-wasmtime{}.cwasm",
+            "{}-wasmtime{}-{COMPILE_SETTINGS}.cwasm",
             &key[..16],
             wasmtime_version()
         ));

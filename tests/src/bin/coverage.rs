@@ -137,9 +137,12 @@ fn markdown(outcomes: &[Outcome]) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
-        "| model | category | source | ONNX MB | packed MB | size vs goal | flags | max abs err | component ms | onnxruntime ms | result |"
+        "| model | category | source | ONNX MB | packed MB | size vs goal | flags | specialized plan | max abs err | component ms | onnxruntime ms | result |"
     );
-    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---|---:|---:|---:|---|");
+    let _ = writeln!(
+        md,
+        "|---|---|---|---:|---:|---:|---|---|---:|---:|---:|---|"
+    );
     for o in outcomes {
         let packed = o.packed_bytes.map(mb).unwrap_or_default();
         let ratio = o.size_ratio.map(|r| format!("{r:.2}")).unwrap_or_default();
@@ -153,6 +156,11 @@ fn markdown(outcomes: &[Outcome]) -> String {
             .map(|e| format!("{e:.1e}"))
             .unwrap_or_default();
         let warm = o.warm_ms.map(|t| format!("{t:.2}")).unwrap_or_default();
+        let specialized = o
+            .specialized
+            .as_deref()
+            .map(|s| format!("`{s}`"))
+            .unwrap_or_default();
         let ort = o.ort_ms.map(|t| format!("{t:.2}")).unwrap_or_default();
         let result = match &o.status {
             Status::Pass => "pass".to_string(),
@@ -162,7 +170,7 @@ fn markdown(outcomes: &[Outcome]) -> String {
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {packed} | {ratio} | {flags} | {err} | {warm} | {ort} | {result} |",
+            "| {} | {} | {} | {} | {packed} | {ratio} | {flags} | {specialized} | {err} | {warm} | {ort} | {result} |",
             o.name,
             o.category,
             cell(&o.source),
