@@ -284,10 +284,10 @@ fn free_dims_cost(model: &TypedModel, input_names: &[String]) -> Result<Option<S
         return Ok(None);
     }
     Ok(Some(format!(
-        "free dims kept ({}): each call may pick their sizes. Calls with every free dim at 1 \
-         (or at the sizes given to --specialize) run on a second plan optimized for that \
-         shape; other sizes run on the symbolic plan, which tract runs 2-4x slower. If you \
-         feed one other shape, fix it with --input-shape",
+        "free dims kept ({}): each call may pick their sizes. When the batch is the only free \
+         dim, calls at batch 1 run on a second plan pack optimizes for that shape (or calls at \
+         the sizes given to --specialize); other calls run on the symbolic plan, which tract \
+         runs 2-4x slower. If you feed one shape, fix it with --input-shape",
         free.join("; ")
     )))
 }

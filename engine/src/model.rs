@@ -169,8 +169,8 @@ impl LoadedModel {
 }
 
 /// The model optimized with some of its inputs' free dims fixed: the symbols `sizes` names
-/// (at those sizes) or, when it names none, each input's first dim if free (the batch) at 1.
-/// `None` when there is nothing to fix. Only a symbol that is a whole dim of some input is
+/// (at those sizes) or, when it names none, each input's first dim if free (the batch) at 1,
+/// provided that leaves no dim free. `None` when there is nothing to fix. Only a symbol that is a whole dim of some input is
 /// fixed, so that a call's shapes show whether it matches.
 fn specialize(
     model: &TypedModel,
@@ -225,7 +225,7 @@ fn specialize(
     for (symbol, size) in &chosen {
         values = values.with(symbol, *size);
     }
-    let shapes = facts
+    let shapes: Vec<Vec<Option<usize>>> = facts
         .iter()
         .map(|f| {
             f.shape
@@ -234,6 +234,13 @@ fn specialize(
                 .collect()
         })
         .collect();
+    // By default only where the batch is the last free dim: with a width or a sequence
+    // still free, tract's plan stays symbolic where it matters and the second copy of the
+    // packed weights buys nothing (measured on the corpus' recognizers and transformers).
+    let all_fixed = shapes.iter().flatten().all(Option::is_some);
+    if sizes.is_empty() && !all_fixed {
+        return Ok(None);
+    }
     let sizes = chosen
         .iter()
         .map(|(symbol, size)| format!("{symbol}={size}"))

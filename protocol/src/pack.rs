@@ -40,7 +40,8 @@ pub struct PackManifest {
     #[serde(default)]
     pub skip_warm_up: bool,
     /// Also build a plan with some free input dims fixed: the symbols named here at these
-    /// sizes or, when none is named, each input's free first dim (the batch) at 1. Calls
+    /// sizes or, when none is named, each input's free first dim (the batch) at 1 if that
+    /// leaves no input dim free (else no second plan). Calls
     /// whose inputs have those sizes run on it. tract optimizes a graph with concrete shapes
     /// much further (4x on a MobileNet at batch 1), so a free-batch model called one sample
     /// at a time pays nothing for its free batch. `None`: only the symbolic plan. Built only

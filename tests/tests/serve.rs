@@ -699,6 +699,28 @@ fn hot_reload_under_load_loses_no_request() {
     );
 }
 
+/// `/metrics`, parsed (it must parse).
+fn scrape_metrics(server: &TestServer) -> prometheus_parse::Scrape {
+    let text = String::from_utf8(get(&server.url("/metrics")).body).unwrap();
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    prometheus_parse::Scrape::parse(lines.into_iter().map(Ok)).expect("parses")
+}
+
+/// The value of the sample `name` with these labels (among others).
+fn sample(scrape: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => f64::NAN,
+        })
+        .unwrap_or_else(|| panic!("no sample {name} {labels:?} in {:?}", scrape.samples))
+}
+
 #[test]
 fn metrics_parse_as_prometheus_text_and_count_requests() {
     let wasm = cls_wasm("serve-cls", "1");
@@ -711,22 +733,8 @@ fn metrics_parse_as_prometheus_text_and_count_requests() {
         assert_eq!(post(&url, &json_request(), None).status, 200);
     }
     assert_eq!(post(&url, b"not json", None).status, 400);
-    let text = String::from_utf8(get(&server.url("/metrics")).body).unwrap();
-    let lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let scrape = prometheus_parse::Scrape::parse(lines.into_iter().map(Ok)).expect("parses");
-    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
-        scrape
-            .samples
-            .iter()
-            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
-            .map(|s| match s.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                _ => f64::NAN,
-            })
-            .unwrap_or_else(|| panic!("no sample {name} {labels:?} in\n{text}"))
-    };
+    let scrape = scrape_metrics(&server);
+    let value = |name: &str, labels: &[(&str, &str)]| sample(&scrape, name, labels);
     let model = [("model", "ppocr-cls"), ("version", "1")];
     assert_eq!(
         value(
@@ -1015,4 +1023,76 @@ fn compare_hosts(ours: &str, theirs: &str) {
             "GET {path}"
         );
     }
+}
+
+/// `--reuse-instances`: an instance that answered (200 or 400) serves the next request of its
+/// model, with answers equal to a fresh instance's; one that overran its deadline is dropped,
+/// never reused; concurrent requests each get an instance of their own.
+#[test]
+fn reused_instances_answer_like_fresh_ones_and_one_that_overran_is_dropped() {
+    let cls_wasm = cls_wasm("serve-cls", "1");
+    let slow = pack_variant(&model_case("test", "slow"), "serve-reuse-slow", "1", &[]);
+    let defaults = ServeOptions::default();
+    let server = TestServer::start(ServeOptions {
+        models: vec![spec(&cls_wasm), spec(&slow)],
+        reuse_instances: true,
+        runtime: edgeinfer::RuntimeConfig {
+            deadline: Duration::from_millis(500),
+            ..defaults.runtime.clone()
+        },
+        ..defaults
+    });
+    let url = server.url("/v2/models/ppocr-cls/infer");
+    let instances = |model: &str, kind: &str| {
+        let scrape = scrape_metrics(&server);
+        let labels = [("model", model), ("instance", kind)];
+        // A series appears with its first increment.
+        let found = scrape.samples.iter().any(|s| {
+            s.metric == "edgeinfer_instances_total"
+                && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))
+        });
+        if found {
+            sample(&scrape, "edgeinfer_instances_total", &labels)
+        } else {
+            0.0
+        }
+    };
+
+    let first = check_cls_reply(&post(&url, &json_request(), None));
+    for _ in 0..4 {
+        assert_eq!(check_cls_reply(&post(&url, &json_request(), None)), first);
+    }
+    assert_eq!(post(&url, b"not json", None).status, 400);
+    assert_eq!(check_cls_reply(&post(&url, &json_request(), None)), first);
+    assert_eq!(instances("ppocr-cls", "fresh"), 1.0);
+    assert_eq!(instances("ppocr-cls", "reused"), 6.0);
+
+    // The slow model: 300 MatMul+Tanh over [N,128]. 8192 rows take seconds, past 500 ms.
+    let slow_url = server.url("/v2/models/slow/infer");
+    let rows = |n: usize| zeros_request("x", &[n, 128], "FP32");
+    let text = |r: &Reply| String::from_utf8_lossy(&r.body).into_owned();
+    let small = post(&slow_url, &rows(1), None);
+    assert_eq!(small.status, 200, "{}", text(&small));
+    let overrun = post(&slow_url, &rows(8192), None);
+    assert_eq!(overrun.status, 504, "{}", text(&overrun));
+    let again = post(&slow_url, &rows(1), None);
+    assert_eq!(again.status, 200, "{}", text(&again));
+    assert_eq!(again.body, small.body);
+    // The overrun took the kept instance and was dropped with it: the next call is fresh.
+    assert_eq!(instances("slow", "fresh"), 2.0);
+    assert_eq!(instances("slow", "reused"), 1.0);
+
+    // Four clients at once: each answer is right, and at most four more instances start.
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..5 {
+                    assert_eq!(check_cls_reply(&post(&url, &json_request(), None)), first);
+                }
+            });
+        }
+    });
+    let fresh = instances("ppocr-cls", "fresh");
+    assert!((1.0..=5.0).contains(&fresh), "{fresh} fresh instances");
+    assert_eq!(fresh + instances("ppocr-cls", "reused"), 27.0);
 }

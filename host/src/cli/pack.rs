@@ -41,7 +41,8 @@ pub(super) struct PackArgs {
     #[arg(long)]
     no_preinit: bool,
     /// Fix this free input dim in the second plan pack builds, one optimized for concrete
-    /// sizes [default: the batch (a free first dim) at 1]; calls with those sizes run on it,
+    /// sizes [default: the batch (a free first dim) at 1, when no other dim is free]; calls
+    /// with those sizes run on it,
     /// up to 4x faster than on the symbolic plan, e.g. N=8 or seq=128 (repeatable)
     #[arg(long, value_name = "SYMBOL=SIZE", conflicts_with = "no_specialize")]
     specialize: Vec<DimValue>,

@@ -51,6 +51,13 @@ pub(super) struct ServeArgs {
     /// resident memory per used slot; 0 turns it off
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     keep_resident_mib: usize,
+    /// Keep instances that answered for the next request of the same model version, up to
+    /// --max-concurrency idle ones, instead of a fresh instance per request: no instantiation
+    /// and a warm first inference, but requests share an instance's memory one after another
+    /// (the guest keeps no state between calls, yet a fresh instance is the stronger
+    /// isolation). Instances that trapped or overran the deadline are never kept
+    #[arg(long)]
+    reuse_instances: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -135,6 +142,7 @@ fn options(args: ServeArgs) -> Result<ServeOptions> {
         max_connections: args.max_connections,
         header_timeout: positive_secs("--header-timeout", args.header_timeout)?,
         body_timeout: positive_secs("--body-timeout", args.body_timeout)?,
+        reuse_instances: args.reuse_instances || file.reuse_instances.unwrap_or(false),
         ..ServeOptions::default()
     })
 }

@@ -85,6 +85,12 @@ impl Runtime {
         store
     }
 
+    /// Gives a store that is used again (an instance kept between requests) its full deadline
+    /// from now.
+    pub(crate) fn restart_deadline(&self, store: &mut Store<HostState>) {
+        store.set_epoch_deadline(engine::deadline_ticks(self.inner.config.deadline));
+    }
+
     /// Loads a component from a file: a `.cwasm` made by [`Runtime::precompile`] (or
     /// `edgeinfer precompile`), or a `.wasm`, in which case a sibling `.cwasm` newer than it is
     /// used instead of compiling.

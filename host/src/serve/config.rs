@@ -86,6 +86,8 @@ pub struct FileConfig {
     pub deadline_secs: Option<f64>,
     pub memory_limit_mib: Option<usize>,
     pub reload_interval_secs: Option<f64>,
+    /// `--reuse-instances`.
+    pub reuse_instances: Option<bool>,
     #[serde(default)]
     pub models: Vec<ModelSpec>,
 }

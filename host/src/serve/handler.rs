@@ -5,7 +5,7 @@
 
 use super::Server;
 use super::metrics::{self, Metrics, ModelLabels};
-use super::registry::Slot;
+use super::registry::{Slot, Warm};
 use crate::runtime::{HostState, InferError};
 use bytes::Bytes;
 use edgeinfer_protocol::oip::{self, OipError, Route};
@@ -182,26 +182,51 @@ async fn forward(
     };
     let in_flight = InFlight::start(server.metrics.clone(), permit);
 
-    let runtime = server.loader.runtime();
+    let runtime = server.loader.runtime().clone();
     let deadline = runtime.config().deadline;
-    let mut store: Store<HostState> = runtime.new_store(None);
+    let reuse = server.options.reuse_instances;
+    let warm = if reuse { loaded.take_idle() } else { None };
+    server.metrics.instance_used(&slot.labels, warm.is_some());
     let (sender, receiver) = tokio::sync::oneshot::channel();
-    let proxy_pre = loaded.proxy.clone();
+    let server = server.clone();
     let task = tokio::task::spawn(async move {
         let _in_flight = in_flight;
+        let (mut store, proxy) = match warm {
+            Some(warm) => (warm.store, Some(warm.proxy)),
+            None => (runtime.new_store(None), None),
+        };
+        runtime.restart_deadline(&mut store);
         let run = async {
             let req = store
                 .data_mut()
                 .http()
                 .new_incoming_request(Scheme::Http, request)?;
             let out = store.data_mut().http().new_response_outparam(sender)?;
-            let proxy = proxy_pre.instantiate_async(&mut store).await?;
+            let proxy = match proxy {
+                Some(proxy) => proxy,
+                None => loaded.proxy.instantiate_async(&mut store).await?,
+            };
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, req, out)
-                .await
+                .await?;
+            Ok::<_, wasmtime::Error>(proxy)
         };
-        run.await.map_err(|e| explain_failure(&store, e, deadline))
+        match run.await {
+            Ok(proxy) => {
+                // Only an instance that answered is kept: one that trapped or overran its
+                // deadline is dropped with its store.
+                if reuse && let Some(place) = server.idle.take_place() {
+                    loaded.park(Warm {
+                        store,
+                        proxy,
+                        _counted: place,
+                    });
+                }
+                Ok(())
+            }
+            Err(e) => Err(explain_failure(&store, e, deadline)),
+        }
     });
     match receiver.await {
         Ok(Ok(response)) => Ok(response),
@@ -279,6 +304,38 @@ fn error_reply(e: &OipError) -> Reply {
         );
     }
     reply
+}
+
+/// How many instances wait between requests over the whole server, and how many may: each
+/// holds a pool slot and its memory.
+pub(crate) struct IdleCount {
+    count: Arc<std::sync::atomic::AtomicUsize>,
+    cap: usize,
+}
+
+impl IdleCount {
+    pub(crate) fn new(cap: usize) -> IdleCount {
+        IdleCount {
+            count: Default::default(),
+            cap,
+        }
+    }
+
+    /// A place for one more idle instance, if the cap allows.
+    fn take_place(&self) -> Option<IdlePlace> {
+        let before = self.count.fetch_add(1, Ordering::AcqRel);
+        let place = IdlePlace(self.count.clone());
+        (before < self.cap).then_some(place)
+    }
+}
+
+/// One idle instance's share of [`IdleCount`], given back on drop.
+pub(crate) struct IdlePlace(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for IdlePlace {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A place in the instance queue, given back however the request ends.

@@ -45,6 +45,15 @@ pub(crate) struct Metrics {
     reloads: Family<ReloadLabels, Counter>,
     info: Family<InfoLabels, Gauge>,
     refused: Counter,
+    instances: Family<InstanceLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InstanceLabels {
+    model: String,
+    version: String,
+    /// `fresh` (instantiated for the request) or `reused` (`--reuse-instances`).
+    instance: &'static str,
 }
 
 impl Metrics {
@@ -95,9 +104,16 @@ impl Metrics {
             "Connections answered 503 and closed because --max-connections were open",
             refused.clone(),
         );
+        let instances = Family::<InstanceLabels, Counter>::default();
+        registry.register(
+            "instances",
+            "Requests handed to a model instance, by whether it was fresh or reused",
+            instances.clone(),
+        );
         Metrics {
             registry,
             refused,
+            instances,
             requests,
             errors,
             latency,
@@ -121,6 +137,16 @@ impl Metrics {
         self.latency
             .get_or_create(labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn instance_used(&self, labels: &ModelLabels, reused: bool) {
+        self.instances
+            .get_or_create(&InstanceLabels {
+                model: labels.model.clone(),
+                version: labels.version.clone(),
+                instance: if reused { "reused" } else { "fresh" },
+            })
+            .inc();
     }
 
     pub(crate) fn connection_refused(&self) {

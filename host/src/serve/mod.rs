@@ -54,6 +54,12 @@ pub struct ServeOptions {
     /// Requests that may wait for an instance when all `max_concurrency` are busy; past it,
     /// 503 with `Retry-After`.
     pub max_queued: usize,
+    /// Keep an instance that answered for the next request of its model version instead of
+    /// a fresh instance per request: no instantiation and no cold first inference, but a
+    /// request may see memory a previous one left in the instance (the guest keeps no state
+    /// between calls; the isolation is its word, not wasmtime's). An instance that trapped or
+    /// overran its deadline is never reused.
+    pub reuse_instances: bool,
 }
 
 impl Default for ServeOptions {
@@ -75,6 +81,7 @@ impl Default for ServeOptions {
             body_timeout: Duration::from_secs(30),
             max_connections: 1024,
             max_queued: 256,
+            reuse_instances: false,
         }
     }
 }
@@ -85,6 +92,8 @@ pub(crate) struct Server {
     loader: Arc<Loader>,
     metrics: Arc<Metrics>,
     instances: Arc<Semaphore>,
+    /// Instances kept between requests, over every model version (`--reuse-instances`).
+    idle: handler::IdleCount,
     /// Requests waiting for an instance.
     queued: std::sync::atomic::AtomicUsize,
     shutting_down: AtomicBool,
@@ -122,10 +131,16 @@ impl Running {
 /// runtime. Returns once the server accepts connections.
 pub async fn start(options: ServeOptions) -> Result<Running> {
     let mut runtime_config = options.runtime.clone();
-    // Pool slots: the request instances plus a few for loading and reload checks.
+    // Pool slots: the request instances, as many idle ones with --reuse-instances, plus a
+    // few for loading and reload checks.
+    let idle_cap = if options.reuse_instances {
+        options.max_concurrency
+    } else {
+        0
+    };
     runtime_config.max_instances = runtime_config
         .max_instances
-        .max(options.max_concurrency as u32 + 4);
+        .max((options.max_concurrency + idle_cap) as u32 + 4);
     let runtime = Runtime::new(runtime_config)?;
     let loader = Arc::new(Loader::new(runtime, options.cache_dir.clone())?);
     let metrics = Arc::new(Metrics::new());
@@ -152,6 +167,7 @@ pub async fn start(options: ServeOptions) -> Result<Running> {
     let server = Arc::new(Server {
         instances: Arc::new(Semaphore::new(options.max_concurrency.max(1))),
         queued: Default::default(),
+        idle: handler::IdleCount::new(idle_cap),
         options,
         registry,
         loader,

@@ -39,6 +39,32 @@ pub(crate) struct Loaded {
     pub(crate) metadata: Metadata,
     pub(crate) sha256: String,
     stamp: FileStamp,
+    /// Instances that answered a request and wait for the next (`--reuse-instances`). They
+    /// live and die with this version: a reload starts with none.
+    pub(crate) idle: Mutex<Vec<Warm>>,
+}
+
+impl Loaded {
+    /// An instance that answered a request before, if one waits (last in, first out: the
+    /// most recently used memory is the likeliest still in cache).
+    pub(crate) fn take_idle(&self) -> Option<Warm> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop()
+    }
+
+    pub(crate) fn park(&self, warm: Warm) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(warm);
+    }
+}
+
+/// A live instance of a model's component and its store, kept between requests.
+pub(crate) struct Warm {
+    pub(crate) store: wasmtime::Store<HostState>,
+    pub(crate) proxy: wasmtime_wasi_http::p2::bindings::Proxy,
+    /// Its place in the server's idle count, given back when it is taken or dropped.
+    pub(crate) _counted: super::handler::IdlePlace,
 }
 
 /// One served version of a model.
@@ -110,6 +136,7 @@ impl Loader {
             metadata,
             sha256,
             stamp,
+            idle: Mutex::new(Vec::new()),
         })
     }
 }
