@@ -16,6 +16,9 @@
 #   EI_WASM  []      packed cls model, input fixed to [1,3,48,192]; default: packed
 #                    once by $EDGEINFER itself into bench/work/ (tools/ei_model.sh)
 #   EI_SERVE_ARGS []  extra arguments for `edgeinfer serve`
+#   EI_VARIANTS ["fresh="]  edgeinfer servers to time one after the other in this
+#                    run, LABEL=ARGS separated by `;`, e.g.
+#                    "fresh=;reuse=--reuse-instances" (the label goes in the table)
 #   EI_COLD_CWASM [1]  also measure cold start with a precompiled .cwasm next to the .wasm
 #   FA_WORKERS [2], FA_THREADS [1]  uvicorn workers, onnxruntime intra-op threads
 #   FA_PORT [18001], EI_PORT [18002]
@@ -57,6 +60,7 @@ TARGETS=${TARGETS:-"fastapi edgeinfer"}
 EDGEINFER=${EDGEINFER:-$HERE/../target/release/edgeinfer}
 EI_WASM=${EI_WASM:-}
 EI_SERVE_ARGS=${EI_SERVE_ARGS:-}
+EI_VARIANTS=${EI_VARIANTS:-"fresh="}
 EI_COLD_CWASM=${EI_COLD_CWASM:-1}
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_CORES=${QUIET_CORES:-0.15}
@@ -139,7 +143,7 @@ run_wrk() {
   if [ "$kind" = binary ]; then body="$WORK/body.bin"; hl=$HLEN; else body="$WORK/body.json"; hl=""; fi
   for c in $CONNS; do
     t=$(( c < 2 ? c : 2 ))
-    local load cpu wrkcpu attempt rqwait
+    local load cpu wrkcpu attempt rqwait rss
     for attempt in $(seq $((RETRY_BUSY + 1))); do
       if [ "$QUIET_WAIT" != 0 ]; then say "waiting (≤ ${QUIET_WAIT}s) for a quiet machine: $("$PY" tools/cpu.py quiet "$QUIET_WAIT" "$QUIET_CORES")"; fi
       if [ "$WARMUP" != 0 ]; then
@@ -154,6 +158,7 @@ run_wrk() {
         out=$(BODY="$body" HLEN="$hl" "${NICE_CMD[@]}" wrk -t"$t" -c"$c" -d"$DURATION" --timeout 10s --latency -s tools/post.lua "$url" 2>&1) || true
       fi
       cpu=$("$PY" tools/cpu.py diff "$WORK/cpu.snap" "$SERVER_PID" "${wrkcpu:-0}")
+      rss=$("$PY" tools/cpu.py rss "$SERVER_PID")
       load=$(sed -n 's/.*others=\([0-9.]*\).*/\1/p' <<<"$cpu")
       printf '%s\n%s\n' "=== $target $kind c=$c t=$t attempt $attempt cpu: $cpu" "$out" >>"$LOG"
       rqwait=$(sed -n 's/.*server_runqueue_wait=\([0-9.]*\).*/\1/p' <<<"$cpu")
@@ -167,14 +172,14 @@ run_wrk() {
     done
     line=$(grep '^RESULT' <<<"$out" || true)
     if [ -z "$line" ]; then
-      say "wrk produced no RESULT for $target $kind c=$c"; ROWS+=("| $target | $kind | $c | — | — | — | — | $load | — | wrk failed |"); ANY_INVALID=1; continue
+      say "wrk produced no RESULT for $target $kind c=$c"; ROWS+=("| $target | $kind | $c | — | — | — | — | — | $load | — | wrk failed |"); ANY_INVALID=1; continue
     fi
     kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
     local rps p50 p90 p99 non2xx errors status
     rps=$(kv rps); p50=$(kv p50_ms); p90=$(kv p90_ms); p99=$(kv p99_ms)
     non2xx=$(kv non2xx); errors=$(kv errors)
     if [ "$non2xx" = 0 ] && [ "$errors" = 0 ]; then status="ok"; else status="**INVALID** (non-2xx $non2xx, socket/status errors $errors)"; ANY_INVALID=1; fi
-    ROWS+=("$(printf '| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %s | %s | %s |' "$target" "$kind" "$c" "$rps" "$p50" "$p90" "$p99" "$load" "$rqwait" "$status")")
+    ROWS+=("$(printf '| %s | %s | %s | %.0f | %.2f | %.2f | %.2f | %s | %s | %s | %s |' "$target" "$kind" "$c" "$rps" "$p50" "$p90" "$p99" "$rss" "$load" "$rqwait" "$status")")
     say "$target $kind c=$c: $(printf '%.0f' "$rps") req/s, p50 ${p50} ms, p99 ${p99} ms, non2xx $non2xx, errors $errors; cores used: $cpu"
   done
 }
@@ -237,30 +242,41 @@ if [[ " $TARGETS " == *" edgeinfer "* ]]; then
     # Own copy of the component, so a .cwasm we make never sits next to the shared one.
     EI_WASM=$(tools/ei_model.sh "$EDGEINFER" "$ONNX" "$WORK")
     cp -f "$EI_WASM" "$WORK/cls-b1.wasm"; rm -f "$WORK/cls-b1.cwasm"
-    # shellcheck disable=SC2206
-    # Access log off, as the FastAPI baseline's (uvicorn --no-access-log).
-    EI_CMD=(env EDGEINFER_LOG=warn "$EDGEINFER" serve "$WORK/cls-b1.wasm" "${LISTEN[@]}" $EI_SERVE_ARGS)
-    start_server edgeinfer "${EI_CMD[@]}"
-    if wait_ready "http://127.0.0.1:$EI_PORT/v2/health/ready" 180; then
-      STEM=$(basename "$EI_WASM" .wasm)
-      NAME=$("$PY" tools/oip.py detect-name "http://127.0.0.1:$EI_PORT" ${EI_MODEL_NAME:-} model cls-b1 "$STEM" cls ppocr-cls || true)
-      if [ -z "$NAME" ]; then
-        say "could not find the model name (set EI_MODEL_NAME)"; ANY_INVALID=1
-      else
-        EI_URL="http://127.0.0.1:$EI_PORT/v2/models/$NAME/infer"
-        ok=1
-        check "$EI_URL" json || ok=0
-        check "$EI_URL" binary || ok=0
-        if [ $ok = 1 ]; then
-          run_wrk "edgeinfer serve" json "$EI_URL"
-          run_wrk "edgeinfer serve" binary "$EI_URL"
+    # One server per variant (EI_VARIANTS: LABEL=ARGS;...), each timed in this run.
+    IFS=';' read -ra VARIANTS <<<"$EI_VARIANTS"
+    for variant in "${VARIANTS[@]}"; do
+      variant_args=${variant#*=}
+      variant_label=""
+      [ ${#VARIANTS[@]} -gt 1 ] && variant_label=" (${variant%%=*})"
+      # shellcheck disable=SC2206
+      # Access log off, as the FastAPI baseline's (uvicorn --no-access-log).
+      EI_CMD=(env EDGEINFER_LOG=warn "$EDGEINFER" serve "$WORK/cls-b1.wasm" "${LISTEN[@]}" $EI_SERVE_ARGS $variant_args)
+      start_server edgeinfer "${EI_CMD[@]}"
+      if wait_ready "http://127.0.0.1:$EI_PORT/v2/health/ready" 180; then
+        STEM=$(basename "$EI_WASM" .wasm)
+        NAME=$("$PY" tools/oip.py detect-name "http://127.0.0.1:$EI_PORT" ${EI_MODEL_NAME:-} model cls-b1 "$STEM" cls ppocr-cls || true)
+        if [ -z "$NAME" ]; then
+          say "could not find the model name (set EI_MODEL_NAME)"; ANY_INVALID=1
         else
-          say "edgeinfer answer is wrong: not timed"; ANY_INVALID=1
+          EI_URL="http://127.0.0.1:$EI_PORT/v2/models/$NAME/infer"
+          ok=1
+          check "$EI_URL" json || ok=0
+          check "$EI_URL" binary || ok=0
+          if [ $ok = 1 ]; then
+            run_wrk "edgeinfer serve$variant_label" json "$EI_URL"
+            run_wrk "edgeinfer serve$variant_label" binary "$EI_URL"
+          else
+            say "edgeinfer answer is wrong: not timed"; ANY_INVALID=1
+          fi
         fi
+      else
+        cat "$WORK/edgeinfer.server.log" >&2; ANY_INVALID=1
       fi
-    else
-      cat "$WORK/edgeinfer.server.log" >&2; ANY_INVALID=1
-    fi
+      stop_server
+    done
+    # The cold-start runs below use the plain command.
+    # shellcheck disable=SC2206
+    EI_CMD=(env EDGEINFER_LOG=warn "$EDGEINFER" serve "$WORK/cls-b1.wasm" "${LISTEN[@]}" $EI_SERVE_ARGS)
     stop_server
     if [ -n "${EI_URL:-}" ]; then
       say "cold start edgeinfer (.wasm, empty compile cache: compiles at start)"
@@ -312,8 +328,8 @@ fi
   echo
   echo "## Throughput and latency"
   echo
-  echo "| server | body | conns | req/s | p50 ms | p90 ms | p99 ms | other cores | server rq wait | status |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| server | body | conns | req/s | p50 ms | p90 ms | p99 ms | RSS MiB | other cores | server rq wait | status |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   printf '%s\n' "${ROWS[@]}"
   echo
   echo "## Cold start (new process → first HTTP 200 on infer, median of $COLD_RUNS)"

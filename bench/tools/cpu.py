@@ -8,6 +8,7 @@
       the load generator (its user+sys seconds, measured by the caller) and by
       everything else, and the average number of the server's threads that
       were runnable but waiting for a CPU (scheduler run-queue wait).
+  cpu.py rss PGID                  resident memory (MiB) of process group PGID, summed
   cpu.py quiet [MAX_WAIT_S=120] [THRESHOLD_CORES=0.15]
       wait (bounded) until the machine as a whole used < THRESHOLD cores over
       a 2 s window; prints "quiet=<cores>" or "busy=<cores> (gave up after N s)".
@@ -64,7 +65,28 @@ def group_jiffies(pgid):
     return tot
 
 
-if sys.argv[1] == "quiet":
+def group_rss_kib(pgid):
+    tot = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+            if int(s[s.rindex(")") + 2:].split()[2]) != pgid:
+                continue
+            with open(f"/proc/{d}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        tot += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return tot
+
+
+if sys.argv[1] == "rss":
+    print(f"{group_rss_kib(int(sys.argv[2])) / 1024:.0f}")
+elif sys.argv[1] == "quiet":
     max_wait = float(sys.argv[2]) if len(sys.argv) > 2 else 120
     thr = float(sys.argv[3]) if len(sys.argv) > 3 else 0.15
     start = time.monotonic()

@@ -64,6 +64,7 @@ pub(super) struct ServeArgs {
 
 pub(super) fn run(args: ServeArgs) -> Result<()> {
     let options = options(args)?;
+    pin_malloc_mmap_threshold();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("edgeinfer-serve")
@@ -88,6 +89,20 @@ pub(super) fn run(args: ServeArgs) -> Result<()> {
         running.shutdown().await;
         Ok(())
     })
+}
+
+/// glibc raises its mmap threshold to the largest block freed so far (up to 32 MiB), after
+/// which every request body and tensor of a few MB is carved from the arenas, whose freed
+/// space stays resident: the soak's server held 100 MiB more for it (RELIABILITY.md). Pinned
+/// at glibc's initial 128 KiB, big buffers are mapped and unmapped with their request. A
+/// `MALLOC_MMAP_THRESHOLD_` in the environment wins.
+fn pin_malloc_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; called before the server's
+        // threads exist.
+        unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024) };
+    }
 }
 
 fn options(args: ServeArgs) -> Result<ServeOptions> {
