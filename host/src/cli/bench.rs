@@ -34,12 +34,19 @@ pub(super) struct BenchArgs {
     /// Print the report as JSON
     #[arg(long)]
     json: bool,
+    /// MiB of each instance's memory reset with memset instead of madvise, as `serve`
+    /// does (default 64 there): a fresh instance then finds its pages resident. 0, the
+    /// default here, is what a serverless host gives a fresh instance
+    #[arg(long, value_name = "MIB", default_value_t = 0)]
+    keep_resident_mib: usize,
     #[command(flatten)]
     limits: LimitArgs,
 }
 
 pub(super) fn run(args: BenchArgs) -> Result<()> {
-    let runtime = args.limits.runtime(&[&args.model])?;
+    let mut config = args.limits.runtime_config(&[&args.model]);
+    config.memory_keep_resident = args.keep_resident_mib << 20;
+    let runtime = edgeinfer::Runtime::new(config)?;
     let model = load_model(&runtime, &args.model)?;
     let metadata = model.metadata()?;
     let inputs = if args.inputs.is_empty() {
