@@ -26,7 +26,7 @@ MODELS=(
 )
 
 median() { # FILE KEY -> median ms
-  python3 -c "import json,sys; print('%.2f' % json.load(open(sys.argv[1]))[sys.argv[2]]['median_ms'])" "$1" "$2"
+  python3 -c "import json,sys; print('%.3f' % json.load(open(sys.argv[1]))[sys.argv[2]]['median_ms'])" "$1" "$2"
 }
 mb() { python3 -c "import os,sys; print('%.1f' % (os.path.getsize(sys.argv[1]) / 1e6))" "$1"; }
 
