@@ -118,6 +118,7 @@ impl Loader {
         let sha256 = crate::pack::sha256_hex(&bytes);
         drop(bytes);
         let model = self.runtime.load_cached(path, self.cache_dir.as_deref())?;
+        give_back_freed_memory();
         // A fresh instance answering `metadata` proves the file runs before it takes traffic.
         let metadata = model
             .metadata()
@@ -138,6 +139,17 @@ impl Loader {
             stamp,
             idle: Mutex::new(Vec::new()),
         })
+    }
+}
+
+/// Compiling a component (Cranelift, when no cached compile exists) frees hundreds of MB in
+/// small blocks that glibc keeps in its arenas: a `serve` that compiled at start or on a
+/// reload stayed at ~770 MiB instead of ~220 in the soak. Trimming hands them back.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
