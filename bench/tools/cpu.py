@@ -28,28 +28,9 @@ def total_busy():
     return sum(v[:8]) - idle
 
 
-def group_wait_ns(pgid):
-    """Run-queue wait (ns) of every thread of process group PGID: time its
-    runnable threads spent waiting for a CPU (/proc/PID/task/TID/schedstat)."""
-    tot = 0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                s = f.read()
-            if int(s[s.rindex(")") + 2:].split()[2]) != pgid:
-                continue
-            for t in os.listdir(f"/proc/{d}/task"):
-                with open(f"/proc/{d}/task/{t}/schedstat") as f:
-                    tot += int(f.read().split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    return tot
-
-
-def group_jiffies(pgid):
-    tot = 0
+def group_members(pgid):
+    """(pid, fields of /proc/PID/stat after the command name) of every process
+    of process group PGID; processes that vanish meanwhile are skipped."""
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -58,24 +39,35 @@ def group_jiffies(pgid):
                 s = f.read()
         except OSError:
             continue
-        rest = s[s.rindex(")") + 2:].split()
         # fields after comm: state(0) ppid(1) pgrp(2) ... utime(11) stime(12) cutime(13) cstime(14)
+        rest = s[s.rindex(")") + 2:].split()
         if int(rest[2]) == pgid:
-            tot += int(rest[11]) + int(rest[12]) + int(rest[13]) + int(rest[14])
+            yield d, rest
+
+
+def group_wait_ns(pgid):
+    """Run-queue wait (ns) of every thread of process group PGID: time its
+    runnable threads spent waiting for a CPU (/proc/PID/task/TID/schedstat)."""
+    tot = 0
+    for pid, _ in group_members(pgid):
+        try:
+            for t in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                    tot += int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
     return tot
+
+
+def group_jiffies(pgid):
+    return sum(int(r[11]) + int(r[12]) + int(r[13]) + int(r[14]) for _, r in group_members(pgid))
 
 
 def group_rss_kib(pgid):
     tot = 0
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
+    for pid, _ in group_members(pgid):
         try:
-            with open(f"/proc/{d}/stat") as f:
-                s = f.read()
-            if int(s[s.rindex(")") + 2:].split()[2]) != pgid:
-                continue
-            with open(f"/proc/{d}/status") as f:
+            with open(f"/proc/{pid}/status") as f:
                 for line in f:
                     if line.startswith("VmRSS:"):
                         tot += int(line.split()[1])
