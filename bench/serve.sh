@@ -194,21 +194,26 @@ check() { # URL BODYKIND
   CHECKS+=("$r"); say "$r"; return 1
 }
 
+# check_and_time TARGET URL: both bodies checked against the reference, then timed
+check_and_time() {
+  local target=$1 url=$2 ok=1
+  check "$url" json || ok=0
+  check "$url" binary || ok=0
+  if [ $ok = 1 ]; then
+    run_wrk "$target" json "$url"
+    run_wrk "$target" binary "$url"
+  else
+    say "$target answer is wrong: not timed"; ANY_INVALID=1
+  fi
+}
+
 # ---------------------------------------------------------------- FastAPI + ORT
 FA_CMD=("$PY" "$HERE/fastapi_ort/app.py" --model "$ONNX" --name model --host 127.0.0.1 --port "$FA_PORT" --workers "$FA_WORKERS" --threads "$FA_THREADS")
 if [[ " $TARGETS " == *" fastapi "* ]]; then
   FA_URL="http://127.0.0.1:$FA_PORT/v2/models/model/infer"
   start_server fastapi "${FA_CMD[@]}"
   if wait_ready "http://127.0.0.1:$FA_PORT/v2/health/ready" 60; then
-    ok=1
-    check "$FA_URL" json || ok=0
-    check "$FA_URL" binary || ok=0
-    if [ $ok = 1 ]; then
-      run_wrk "fastapi-ort (${FA_WORKERS}w x ${FA_THREADS}t)" json "$FA_URL"
-      run_wrk "fastapi-ort (${FA_WORKERS}w x ${FA_THREADS}t)" binary "$FA_URL"
-    else
-      say "fastapi answer is wrong: not timed"; ANY_INVALID=1
-    fi
+    check_and_time "fastapi-ort (${FA_WORKERS}w x ${FA_THREADS}t)" "$FA_URL"
   else
     cat "$WORK/fastapi.server.log" >&2; ANY_INVALID=1
   fi
@@ -259,15 +264,7 @@ if [[ " $TARGETS " == *" edgeinfer "* ]]; then
           say "could not find the model name (set EI_MODEL_NAME)"; ANY_INVALID=1
         else
           EI_URL="http://127.0.0.1:$EI_PORT/v2/models/$NAME/infer"
-          ok=1
-          check "$EI_URL" json || ok=0
-          check "$EI_URL" binary || ok=0
-          if [ $ok = 1 ]; then
-            run_wrk "edgeinfer serve$variant_label" json "$EI_URL"
-            run_wrk "edgeinfer serve$variant_label" binary "$EI_URL"
-          else
-            say "edgeinfer answer is wrong: not timed"; ANY_INVALID=1
-          fi
+          check_and_time "edgeinfer serve$variant_label" "$EI_URL"
         fi
       else
         cat "$WORK/edgeinfer.server.log" >&2; ANY_INVALID=1
