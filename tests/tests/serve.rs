@@ -1096,3 +1096,302 @@ fn reused_instances_answer_like_fresh_ones_and_one_that_overran_is_dropped() {
     assert!((1.0..=5.0).contains(&fresh), "{fresh} fresh instances");
     assert_eq!(fresh + instances("ppocr-cls", "reused"), 27.0);
 }
+
+/// Rows `rows` of the tabular model's reference input as an infer body: JSON or binary,
+/// with an id and, when given, the outputs asked for.
+fn tabular_request(
+    x: &[f32],
+    rows: std::ops::Range<usize>,
+    binary: bool,
+    id: &str,
+    outputs: Option<Value>,
+) -> (Vec<u8>, Option<usize>) {
+    let values = &x[rows.start * 8..rows.end * 8];
+    let shape = [rows.len(), 8];
+    let mut request = if binary {
+        json!({"id": id, "inputs": [{"name": "X", "shape": shape, "datatype": "FP32",
+               "parameters": {"binary_data_size": values.len() * 4}}],
+               "parameters": {"binary_data_output": true}})
+    } else {
+        json!({"id": id, "inputs": [{"name": "X", "shape": shape, "datatype": "FP32",
+               "data": values}]})
+    };
+    if let Some(outputs) = outputs {
+        request["outputs"] = outputs;
+    }
+    let mut body = request.to_string().into_bytes();
+    let header_len = binary.then_some(body.len());
+    if binary {
+        body.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    }
+    (body, header_len)
+}
+
+/// The named outputs of an infer reply as tensors, whether they came as JSON or binary.
+fn reply_outputs(reply: &Reply) -> Vec<edgeinfer::Tensor> {
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let v = reply.json();
+    let mut tail = &reply.body[reply.header_len.unwrap_or(reply.body.len())..];
+    v["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            let name = o["name"].as_str().unwrap();
+            let shape: Vec<usize> = serde_json::from_value(o["shape"].clone()).unwrap();
+            let values = |x: &Value| -> Vec<f64> {
+                x.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect()
+            };
+            match (o["datatype"].as_str().unwrap(), o.get("data")) {
+                ("FP32", Some(data)) => {
+                    let v: Vec<f32> = values(data).iter().map(|&v| v as f32).collect();
+                    edgeinfer::Tensor::from_f32(name, &shape, &v)
+                }
+                ("INT64", Some(data)) => {
+                    let bytes = values(data)
+                        .iter()
+                        .flat_map(|&v| (v as i64).to_le_bytes())
+                        .collect();
+                    edgeinfer::Tensor::new(name, edgeinfer::DType::I64, &shape, bytes)
+                }
+                (datatype, None) => {
+                    let size = o["parameters"]["binary_data_size"].as_u64().unwrap() as usize;
+                    let (mine, rest) = tail.split_at(size);
+                    tail = rest;
+                    let dtype = edgeinfer::DType::from_oip_name(datatype).unwrap();
+                    edgeinfer::Tensor::new(name, dtype, &shape, mine.to_vec())
+                }
+                (other, _) => panic!("unexpected datatype {other}"),
+            }
+        })
+        .collect()
+}
+
+/// The expected tensor `name`, rows `rows` only.
+fn expected_rows(
+    expected: &[edgeinfer::Tensor],
+    name: &str,
+    rows: &std::ops::Range<usize>,
+) -> edgeinfer::Tensor {
+    let t = expected.iter().find(|t| t.name == name).unwrap();
+    let row_bytes = t.data.len() / t.shape[0];
+    let mut shape = t.shape.clone();
+    shape[0] = rows.len();
+    let data = t.data[rows.start * row_bytes..rows.end * row_bytes].to_vec();
+    edgeinfer::Tensor::new(name, t.dtype, &shape, data)
+}
+
+fn batch_counter(server: &TestServer, name: &str, model: &str) -> f64 {
+    let scrape = scrape_metrics(server);
+    let found = scrape.samples.iter().any(|s| s.metric == name);
+    if found {
+        sample(&scrape, name, &[("model", model)])
+    } else {
+        0.0
+    }
+}
+
+/// `--max-batch`: concurrent requests to a model with a free batch join into one call. Each
+/// answer equals onnxruntime's rows and the answer of the same request sent alone, in the
+/// form it asked for (JSON or binary, the outputs it named, its id); a request that cannot
+/// join, or whose share of a batch cannot be encoded, fails alone with its own message.
+#[test]
+fn batched_answers_equal_single_answers_and_a_bad_request_fails_alone() {
+    let case = model_case("test", "tabular");
+    let wasm = pack_variant(&case, "serve-batch-tabular", "1", &[]);
+    let server = TestServer::start(ServeOptions {
+        models: vec![spec(&wasm)],
+        batching: serve::BatchPolicy {
+            max_batch: 16,
+            // Long enough that requests released together always meet.
+            window: Duration::from_millis(250),
+        },
+        ..ServeOptions::default()
+    });
+    let url = server.url("/v2/models/tabular/infer");
+    let x = case.inputs()[0].to_f32().unwrap();
+    let expected = case.expected();
+
+    // (rows, binary, outputs asked for): 16 rows in 8 requests of every form.
+    let both = json!([{"name": "probabilities"}, {"name": "label"}]);
+    let label_only = json!([{"name": "label", "parameters": {"binary_data": true}}]);
+    let sizes = [1, 2, 3, 1, 4, 2, 1, 2];
+    let mut start = 0;
+    let good: Vec<_> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let rows = start..start + n;
+            start += n;
+            let outputs = [None, Some(both.clone()), Some(label_only.clone())][i % 3].clone();
+            let (body, header_len) =
+                tabular_request(&x, rows.clone(), i % 2 == 1, &format!("r{i}"), outputs);
+            (rows, body, header_len)
+        })
+        .collect();
+    let unknown_output = tabular_request(&x, 0..1, false, "bad", Some(json!([{"name": "nope"}]))).0;
+    let wrong_width = zeros_request("X", &[2, 7], "FP32");
+    let wrong_dtype = zeros_request("X", &[2, 8], "INT64");
+    let bad = [unknown_output, wrong_width, wrong_dtype];
+
+    let barrier = Barrier::new(good.len() + bad.len());
+    let (good_replies, bad_replies) = std::thread::scope(|scope| {
+        let good: Vec<_> = good
+            .iter()
+            .map(|(_, body, header_len)| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    post(&url, body, *header_len)
+                })
+            })
+            .collect();
+        let bad: Vec<_> = bad
+            .iter()
+            .map(|body| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    post(&url, body, None)
+                })
+            })
+            .collect();
+        (
+            good.into_iter()
+                .map(|t| t.join().unwrap())
+                .collect::<Vec<_>>(),
+            bad.into_iter()
+                .map(|t| t.join().unwrap())
+                .collect::<Vec<_>>(),
+        )
+    });
+    let batched = batch_counter(&server, "edgeinfer_batched_requests_total", "tabular");
+    assert!(
+        batched >= 2.0,
+        "{batched} requests were answered from a batch"
+    );
+
+    for (i, ((rows, body, header_len), reply)) in good.iter().zip(&good_replies).enumerate() {
+        let outputs = reply_outputs(reply);
+        assert_eq!(reply.json()["id"], format!("r{i}"));
+        assert_eq!(
+            reply.header_len.is_some(),
+            i % 2 == 1 || i % 3 == 2,
+            "request {i}"
+        );
+        let names: Vec<&str> = outputs.iter().map(|t| t.name.as_str()).collect();
+        let wanted = [
+            vec!["label", "probabilities"],
+            vec!["probabilities", "label"],
+            vec!["label"],
+        ];
+        assert_eq!(names, wanted[i % 3], "request {i}");
+        for got in &outputs {
+            let want = expected_rows(&expected, &got.name, rows);
+            let diff = got.max_abs_diff(&want).unwrap();
+            assert!(
+                diff <= case.tolerance,
+                "request {i} `{}` differs by {diff:e}",
+                got.name
+            );
+        }
+        // The same request alone: the same answer (labels exactly, scores within 1e-6).
+        let alone = reply_outputs(&post(&url, body, *header_len));
+        for (a, b) in alone.iter().zip(&outputs) {
+            assert_eq!((&a.name, &a.shape, a.dtype), (&b.name, &b.shape, b.dtype));
+            assert!(
+                a.max_abs_diff(b).unwrap() <= 1e-6,
+                "request {i} alone vs batched"
+            );
+        }
+    }
+    let messages: Vec<(u16, String)> = bad_replies.iter().map(|r| (r.status, r.error())).collect();
+    assert_eq!(messages[0].0, 400);
+    assert!(
+        messages[0].1.contains("unknown output `nope`"),
+        "{messages:?}"
+    );
+    assert_eq!(messages[1].0, 400);
+    assert!(messages[1].1.contains("axis 1 must be 8"), "{messages:?}");
+    assert_eq!(messages[2].0, 400);
+    assert!(messages[2].1.contains("X"), "{messages:?}");
+    assert_eq!(
+        batch_counter(&server, "edgeinfer_batches_failed_total", "tabular"),
+        0.0
+    );
+}
+
+/// A batch whose call fails (here: joined rows overrun a deadline each request alone meets)
+/// is run again request by request, and every request is answered.
+#[test]
+fn a_batch_that_overruns_its_deadline_is_run_again_request_by_request() {
+    let slow = pack_variant(&model_case("test", "slow"), "serve-batch-slow", "1", &[]);
+    const ROWS: usize = 64;
+    let body = zeros_request("x", &[ROWS, 128], "FP32");
+    // How long ROWS rows take alone here, without batching.
+    let alone = {
+        let server = TestServer::start(ServeOptions {
+            models: vec![spec(&slow)],
+            ..ServeOptions::default()
+        });
+        let url = server.url("/v2/models/slow/infer");
+        let mut times: Vec<Duration> = (0..4)
+            .map(|_| {
+                let t = Instant::now();
+                assert_eq!(post(&url, &body, None).status, 200);
+                t.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[1]
+    };
+    // Alone a request takes a third of the deadline; 8 joined take 8/3 of it.
+    let defaults = ServeOptions::default();
+    let server = TestServer::start(ServeOptions {
+        models: vec![spec(&slow)],
+        max_concurrency: 2,
+        batching: serve::BatchPolicy {
+            max_batch: 8 * ROWS as u64,
+            window: Duration::from_millis(250),
+        },
+        runtime: edgeinfer::RuntimeConfig {
+            deadline: alone * 3,
+            ..defaults.runtime.clone()
+        },
+        ..defaults
+    });
+    let url = server.url("/v2/models/slow/infer");
+    let barrier = Barrier::new(8);
+    let replies: Vec<Reply> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    post(&url, &body, None)
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    for reply in &replies {
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        assert_eq!(reply.json()["outputs"][0]["shape"], json!([ROWS, 128]));
+    }
+    let failed = batch_counter(&server, "edgeinfer_batches_failed_total", "slow");
+    assert!(
+        failed >= 1.0,
+        "no batch failed (one request alone took {alone:?})"
+    );
+}

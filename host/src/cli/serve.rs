@@ -58,6 +58,17 @@ pub(super) struct ServeArgs {
     /// isolation). Instances that trapped or overran the deadline are never kept
     #[arg(long)]
     reuse_instances: bool,
+    /// Dynamic batching: join concurrent infer requests to a model whose inputs and outputs
+    /// share a free first dim (the batch) into one call of at most N rows, and split the
+    /// answers back. Requests that cannot join run alone; 1 turns it off. Pays where a batch
+    /// costs less per row than one row (MLPs, tabular models); pack with
+    /// `--specialize BATCH=N` for a CNN (serve.toml: `max_batch`, also per model)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    max_batch: u64,
+    /// How long the first request of a batch waits for others, in ms (serve.toml:
+    /// `batch_window_ms`, also per model)
+    #[arg(long, value_name = "MS", default_value_t = 2.0)]
+    batch_window_ms: f64,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -158,7 +169,24 @@ fn options(args: ServeArgs) -> Result<ServeOptions> {
         header_timeout: positive_secs("--header-timeout", args.header_timeout)?,
         body_timeout: positive_secs("--body-timeout", args.body_timeout)?,
         reuse_instances: args.reuse_instances || file.reuse_instances.unwrap_or(false),
+        batching: batch_policy(
+            file.max_batch.unwrap_or(args.max_batch),
+            file.batch_window_ms.unwrap_or(args.batch_window_ms),
+        )?,
         ..ServeOptions::default()
+    })
+}
+
+fn batch_policy(max_batch: u64, window_ms: f64) -> Result<serve::BatchPolicy> {
+    if max_batch == 0 {
+        bail!("--max-batch must be at least 1 (1 turns batching off)");
+    }
+    if !(window_ms.is_finite() && window_ms >= 0.0) {
+        bail!("--batch-window-ms must be a non-negative number of ms, got {window_ms}");
+    }
+    Ok(serve::BatchPolicy {
+        max_batch,
+        window: Duration::from_secs_f64(window_ms / 1e3),
     })
 }
 

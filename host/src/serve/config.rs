@@ -1,12 +1,14 @@
 //! What `edgeinfer serve` serves: model specs from the command line (`[NAME[@VERSION]=]PATH`,
 //! a directory of `.wasm` files) or a TOML file, and traffic weights.
 
+use super::batcher::BatchPolicy;
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// One model file to serve. `name`/`version` override the packed ones for routing.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     pub path: PathBuf,
@@ -17,6 +19,12 @@ pub struct ModelSpec {
     /// Share of the traffic to the model's unversioned routes (relative to its other versions).
     #[serde(default)]
     pub weight: Option<u32>,
+    /// This model's `--max-batch` (serve.toml only).
+    #[serde(default)]
+    pub max_batch: Option<u64>,
+    /// This model's `--batch-window-ms` (serve.toml only).
+    #[serde(default)]
+    pub batch_window_ms: Option<f64>,
 }
 
 impl ModelSpec {
@@ -46,8 +54,18 @@ impl ModelSpec {
             path: PathBuf::from(path),
             name: non_empty(name, "name")?,
             version: non_empty(version, "version")?,
-            weight: None,
+            ..ModelSpec::default()
         })
+    }
+
+    /// The server's batching, with what this model sets itself.
+    pub(crate) fn batching(&self, server: BatchPolicy) -> BatchPolicy {
+        BatchPolicy {
+            max_batch: self.max_batch.unwrap_or(server.max_batch),
+            window: self
+                .batch_window_ms
+                .map_or(server.window, |ms| Duration::from_secs_f64(ms / 1e3)),
+        }
     }
 }
 
@@ -88,6 +106,10 @@ pub struct FileConfig {
     pub reload_interval_secs: Option<f64>,
     /// `--reuse-instances`.
     pub reuse_instances: Option<bool>,
+    /// `--max-batch`, for every model that does not set its own.
+    pub max_batch: Option<u64>,
+    /// `--batch-window-ms`, likewise.
+    pub batch_window_ms: Option<f64>,
     #[serde(default)]
     pub models: Vec<ModelSpec>,
 }
@@ -132,11 +154,13 @@ pub fn expand_directories(specs: Vec<ModelSpec>) -> Result<Vec<ModelSpec>> {
         if files.is_empty() {
             bail!("no .wasm files in {}", spec.path.display());
         }
+        // Each file keeps the directory's batching; names and versions are its own.
         out.extend(files.into_iter().map(|path| ModelSpec {
             path,
             name: None,
             version: None,
             weight: None,
+            ..spec.clone()
         }));
     }
     Ok(out)
@@ -182,5 +206,20 @@ mod tests {
         .unwrap();
         assert_eq!(config.models[0].weight, Some(90));
         assert!(toml::from_str::<FileConfig>("[[models]]\npth = 'a'\n").is_err());
+    }
+
+    #[test]
+    fn a_model_may_set_its_own_batching() {
+        let config: FileConfig = toml::from_str(
+            "max_batch = 8\n[[models]]\npath = 'a.wasm'\n[[models]]\npath = 'b.wasm'\nmax_batch = 1\nbatch_window_ms = 5\n",
+        )
+        .unwrap();
+        let server = BatchPolicy {
+            max_batch: config.max_batch.unwrap(),
+            window: Duration::from_millis(2),
+        };
+        assert_eq!(config.models[0].batching(server), server);
+        let own = config.models[1].batching(server);
+        assert_eq!((own.max_batch, own.window), (1, Duration::from_millis(5)));
     }
 }

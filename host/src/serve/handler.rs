@@ -1,16 +1,17 @@
 //! One HTTP request: host endpoints (health, `/metrics`, `/v2`) answered here; model
-//! endpoints routed to a version and handed to a fresh instance of its component, whose
-//! wasi:http handler speaks the protocol. The host adds limits and error statuses for what a
+//! endpoints routed to a version and handed to a fresh instance of its component (or to its
+//! batcher, `--max-batch`), whose wasi:http handler speaks the protocol. The host adds limits and error statuses for what a
 //! component cannot report itself (trap, deadline, memory).
 
 use super::Server;
 use super::metrics::{self, Metrics, ModelLabels};
-use super::registry::{Slot, Warm};
+use super::registry::{Loaded, Warm};
 use crate::runtime::{HostState, InferError};
 use bytes::Bytes;
 use edgeinfer_protocol::oip::{self, OipError, Route};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
+use hyper::http::request::Parts;
 use hyper::{Request, Response, StatusCode};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -92,11 +93,30 @@ async fn dispatch(
     let labels = slot.labels.clone();
     let fail = |e: OipError| (e, Some(labels.clone()));
 
-    let request = read_body(request, &server.options).await.map_err(fail)?;
-    let reply = forward(server, &slot, request, suffix)
-        .await
-        .map_err(fail)?;
+    let (parts, body) = read_body(request, &server.options).await.map_err(fail)?;
+    let target = Target {
+        server: server.clone(),
+        labels: labels.clone(),
+        loaded: slot.current(),
+    };
+    if let (Route::Infer(_), Some(batcher)) = (&route, &target.loaded.batcher)
+        && let Some(joinable) = batcher.joinable(&parts, &body)
+    {
+        let reply = batcher.submit(&target, (parts, body), joinable).await;
+        return Ok((reply.map_err(fail)?, Some(labels)));
+    }
+    let request = Request::from_parts(parts, full(body));
+    let reply = forward(&target, request, suffix).await.map_err(fail)?;
     Ok((reply, Some(labels)))
+}
+
+/// The model version a request runs on, and the server it runs in.
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub(crate) server: Arc<Server>,
+    pub(crate) labels: ModelLabels,
+    /// Taken once per request: a reload never changes it under the request.
+    pub(crate) loaded: Arc<Loaded>,
 }
 
 /// Reads the whole body before an instance is taken, so a slow client holds a connection,
@@ -105,7 +125,7 @@ async fn dispatch(
 async fn read_body(
     request: Request<Incoming>,
     options: &super::ServeOptions,
-) -> Result<Request<HyperOutgoingBody>, OipError> {
+) -> Result<(Parts, Bytes), OipError> {
     let max = options.max_body_bytes;
     let too_large = || OipError::new(413, format!("the request body is larger than {max} bytes"));
     let declared = request
@@ -136,23 +156,22 @@ async fn read_body(
                 OipError::bad_request(format!("reading the request body: {e}"))
             }
         })?;
-    Ok(Request::from_parts(parts, full(collected.to_bytes())))
+    Ok((parts, collected.to_bytes()))
 }
 
-/// Runs the request in a fresh instance of the slot's component, with the path rewritten to
-/// the name and version the component answers to.
-async fn forward(
-    server: &Arc<Server>,
-    slot: &Slot,
+/// Runs the request in a fresh (or, with `--reuse-instances`, a kept) instance of the
+/// target's component, with the path rewritten to the name and version it answers to.
+pub(crate) async fn forward(
+    target: &Target,
     mut request: Request<HyperOutgoingBody>,
     suffix: &str,
 ) -> Result<Reply, OipError> {
-    let loaded = slot.current();
-    let target = format!(
+    let (server, loaded) = (&target.server, target.loaded.clone());
+    let path = format!(
         "/v2/models/{}/versions/{}{suffix}",
         loaded.metadata.name, loaded.metadata.version
     );
-    *request.uri_mut() = target
+    *request.uri_mut() = path
         .parse()
         .map_err(|e| OipError::new(500, format!("model name does not fit a URL path: {e}")))?;
 
@@ -186,7 +205,7 @@ async fn forward(
     let deadline = runtime.config().deadline;
     let reuse = server.options.reuse_instances;
     let warm = if reuse { loaded.take_idle() } else { None };
-    server.metrics.instance_used(&slot.labels, warm.is_some());
+    server.metrics.instance_used(&target.labels, warm.is_some());
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let server = server.clone();
     let task = tokio::task::spawn(async move {
@@ -276,7 +295,7 @@ impl Drop for InFlight {
     }
 }
 
-fn full(bytes: Bytes) -> HyperOutgoingBody {
+pub(crate) fn full(bytes: Bytes) -> HyperOutgoingBody {
     Full::new(bytes)
         .map_err(|never| match never {})
         .boxed_unsync()
@@ -288,6 +307,18 @@ fn reply(status: u16, content_type: &str, body: Bytes) -> Reply {
         .header(hyper::header::CONTENT_TYPE, content_type)
         .body(full(body))
         .expect("static response parts are valid")
+}
+
+/// An infer answer encoded by the host (a share of a batch), as the component sends one.
+pub(crate) fn encoded_reply(encoded: oip::EncodedBody) -> Reply {
+    let mut reply = reply(200, encoded.content_type(), encoded.body.into());
+    if let Some(n) = encoded.json_len {
+        reply.headers_mut().insert(
+            oip::HEADER_CONTENT_LENGTH,
+            hyper::header::HeaderValue::from(n),
+        );
+    }
+    reply
 }
 
 fn error_reply(e: &OipError) -> Reply {

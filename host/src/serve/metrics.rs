@@ -46,6 +46,9 @@ pub(crate) struct Metrics {
     info: Family<InfoLabels, Gauge>,
     refused: Counter,
     instances: Family<InstanceLabels, Counter>,
+    batches: Family<ModelLabels, Counter>,
+    batched: Family<ModelLabels, Counter>,
+    batches_failed: Family<ModelLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -110,8 +113,29 @@ impl Metrics {
             "Requests handed to a model instance, by whether it was fresh or reused",
             instances.clone(),
         );
+        let batches = Family::<ModelLabels, Counter>::default();
+        registry.register(
+            "batches",
+            "Calls that joined several requests (--max-batch)",
+            batches.clone(),
+        );
+        let batched = Family::<ModelLabels, Counter>::default();
+        registry.register(
+            "batched_requests",
+            "Requests answered from a joined call; over edgeinfer_batches_total, the mean batch",
+            batched.clone(),
+        );
+        let batches_failed = Family::<ModelLabels, Counter>::default();
+        registry.register(
+            "batches_failed",
+            "Joined calls that failed and were run again request by request",
+            batches_failed.clone(),
+        );
         Metrics {
             registry,
+            batches,
+            batched,
+            batches_failed,
             refused,
             instances,
             requests,
@@ -147,6 +171,15 @@ impl Metrics {
                 instance: if reused { "reused" } else { "fresh" },
             })
             .inc();
+    }
+
+    pub(crate) fn batched(&self, labels: &ModelLabels, requests: usize) {
+        self.batches.get_or_create(labels).inc();
+        self.batched.get_or_create(labels).inc_by(requests as u64);
+    }
+
+    pub(crate) fn batch_failed(&self, labels: &ModelLabels) {
+        self.batches_failed.get_or_create(labels).inc();
     }
 
     pub(crate) fn connection_refused(&self) {

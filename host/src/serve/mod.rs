@@ -8,12 +8,14 @@
 //! cannot: several models and versions, a weighted traffic split, hot reload of changed files,
 //! Prometheus metrics, access logs and a graceful shutdown.
 
+mod batcher;
 mod config;
 mod handler;
 mod metrics;
 mod registry;
 mod split;
 
+pub use batcher::BatchPolicy;
 pub use config::{FileConfig, ModelSpec, WeightSpec, expand_directories};
 
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -60,6 +62,9 @@ pub struct ServeOptions {
     /// between calls; the isolation is its word, not wasmtime's). An instance that trapped or
     /// overran its deadline is never reused.
     pub reuse_instances: bool,
+    /// Dynamic batching of every model with a batch dim, unless its spec sets its own
+    /// (`max_batch` 1: off).
+    pub batching: BatchPolicy,
 }
 
 impl Default for ServeOptions {
@@ -82,6 +87,7 @@ impl Default for ServeOptions {
             max_connections: 1024,
             max_queued: 256,
             reuse_instances: false,
+            batching: BatchPolicy::default(),
         }
     }
 }
@@ -144,8 +150,14 @@ pub async fn start(options: ServeOptions) -> Result<Running> {
     let runtime = Runtime::new(runtime_config)?;
     let loader = Arc::new(Loader::new(runtime, options.cache_dir.clone())?);
     let metrics = Arc::new(Metrics::new());
-    let registry =
-        Registry::load(&loader, options.models.clone(), &options.weights, &metrics).await?;
+    let registry = Registry::load(
+        &loader,
+        options.models.clone(),
+        &options.weights,
+        options.batching,
+        &metrics,
+    )
+    .await?;
     let listener = TcpListener::bind(&options.listen)
         .await
         .with_context(|| format!("listening on {}", options.listen))?;

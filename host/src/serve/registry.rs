@@ -1,6 +1,7 @@
 //! The served models: for each name, its versions (one file each), the traffic split between
 //! them, and the compiled component behind each version, swapped in place on hot reload.
 
+use super::batcher::{BatchPolicy, Batcher};
 use super::config::{ModelSpec, WeightSpec};
 use super::metrics::{Metrics, ModelLabels};
 use super::split::Split;
@@ -42,6 +43,8 @@ pub(crate) struct Loaded {
     /// Instances that answered a request and wait for the next (`--reuse-instances`). They
     /// live and die with this version: a reload starts with none.
     pub(crate) idle: Mutex<Vec<Warm>>,
+    /// Joins concurrent infer requests (`--max-batch`), when on and the model has a batch dim.
+    pub(crate) batcher: Option<Batcher>,
 }
 
 impl Loaded {
@@ -71,6 +74,8 @@ pub(crate) struct Warm {
 pub(crate) struct Slot {
     pub(crate) labels: ModelLabels,
     pub(crate) path: PathBuf,
+    /// How this version's requests are joined, kept for reloads.
+    batching: BatchPolicy,
     current: RwLock<Arc<Loaded>>,
     /// A file that failed to load is not retried until it changes again.
     failed: Mutex<Option<FileStamp>>,
@@ -112,7 +117,7 @@ impl Loader {
         &self.runtime
     }
 
-    fn load(&self, path: &Path) -> Result<Loaded> {
+    fn load(&self, path: &Path, batching: BatchPolicy) -> Result<Loaded> {
         let stamp = FileStamp::of(path)?;
         let bytes = crate::runtime::read_model_file(path)?;
         let sha256 = crate::pack::sha256_hex(&bytes);
@@ -132,13 +137,34 @@ impl Loader {
                     path.display()
                 )
             })?;
+        let batcher = batcher(path, &metadata, batching);
         Ok(Loaded {
             proxy,
             metadata,
             sha256,
             stamp,
             idle: Mutex::new(Vec::new()),
+            batcher,
         })
+    }
+}
+
+/// A batcher when the policy asks for one and the model can take it; a model that cannot
+/// (no shared free first dim) is served request by request, and the log says why.
+fn batcher(path: &Path, metadata: &Metadata, batching: BatchPolicy) -> Option<Batcher> {
+    if batching.max_batch <= 1 {
+        return None;
+    }
+    match Batcher::for_model(metadata, batching) {
+        Ok(batcher) => Some(batcher),
+        Err(why) => {
+            tracing::warn!(
+                "{}: not batched (--max-batch {}): {why}",
+                path.display(),
+                batching.max_batch
+            );
+            None
+        }
     }
 }
 
@@ -163,6 +189,7 @@ impl Registry {
         loader: &Arc<Loader>,
         specs: Vec<ModelSpec>,
         weights: &[WeightSpec],
+        batching: BatchPolicy,
         metrics: &Metrics,
     ) -> Result<Registry> {
         if specs.is_empty() {
@@ -173,7 +200,8 @@ impl Registry {
             .map(|spec| {
                 let loader = loader.clone();
                 let path = spec.path.clone();
-                tokio::task::spawn_blocking(move || loader.load(&path))
+                let batching = spec.batching(batching);
+                tokio::task::spawn_blocking(move || loader.load(&path, batching))
             })
             .collect();
         // name -> its versions, each with the weight given (if any)
@@ -181,6 +209,7 @@ impl Registry {
         let mut groups: BTreeMap<String, Versions> = BTreeMap::new();
         for (spec, task) in specs.into_iter().zip(tasks) {
             let loaded = task.await??;
+            let spec_batching = spec.batching(batching);
             let name = spec.name.unwrap_or_else(|| loaded.metadata.name.clone());
             let version = spec
                 .version
@@ -204,6 +233,7 @@ impl Registry {
             );
             let slot = Slot {
                 labels,
+                batching: spec_batching,
                 path: spec.path,
                 current: RwLock::new(Arc::new(loaded)),
                 failed: Mutex::new(None),
@@ -302,9 +332,10 @@ impl Registry {
                 if stamp == slot.current().stamp || Some(stamp) == failed {
                     continue;
                 }
-                let path = slot.path.clone();
+                let (path, batching) = (slot.path.clone(), slot.batching);
                 let loader = loader.clone();
-                let result = tokio::task::spawn_blocking(move || loader.load(&path)).await;
+                let result =
+                    tokio::task::spawn_blocking(move || loader.load(&path, batching)).await;
                 let result = result.map_err(anyhow::Error::from).and_then(|r| r);
                 match result {
                     Ok(loaded) => {

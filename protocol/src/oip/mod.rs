@@ -6,6 +6,8 @@
 //! - [`route()`]: method + path to a [`Route`], or a 404/405 [`OipError`];
 //! - [`decode_request`]: an infer body (JSON, or JSON header + raw tensor bytes) to tensors;
 //! - [`encode_response`]: output tensors to a response body, JSON or binary per request;
+//! - [`encode_binary_request`] and [`decode_response`]: the client's side of the same two
+//!   bodies (`edgeinfer serve` is a client of its components when it joins requests);
 //! - [`ModelDescription`] and the small JSON bodies of the metadata and health endpoints.
 
 mod data;
@@ -13,11 +15,11 @@ mod request;
 mod response;
 mod route;
 
-pub use request::{InferRequest, RequestedOutput, decode_request};
+pub use request::{InferRequest, RequestedOutput, decode_request, encode_binary_request};
 pub use response::{
-    EncodedBody, ModelDescription, TensorDescription, encode_response, error_body,
-    model_metadata_body, model_ready_body, server_live_body, server_metadata_body,
-    server_ready_body,
+    EncodedBody, InferResponse, ModelDescription, TensorDescription, decode_response,
+    encode_response, error_body, model_metadata_body, model_ready_body, server_live_body,
+    server_metadata_body, server_ready_body,
 };
 pub use route::{ModelRef, Route, route};
 

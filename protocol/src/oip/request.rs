@@ -2,7 +2,7 @@
 //! bytes (the binary tensor extension).
 
 use super::data::read_json_data;
-use super::{OipError, Tensor, shape_text};
+use super::{EncodedBody, OipError, Tensor, shape_text};
 use crate::DType;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -51,7 +51,7 @@ struct Body<'a> {
 }
 
 #[derive(Deserialize)]
-struct InputBody<'a> {
+pub(super) struct InputBody<'a> {
     name: String,
     shape: Vec<u64>,
     datatype: String,
@@ -138,7 +138,9 @@ pub fn decode_request(body: &[u8], json_len: Option<usize>) -> Result<InferReque
     })
 }
 
-fn decode_input(input: InputBody, binary: &mut &[u8]) -> Result<Tensor, OipError> {
+/// One tensor of a body (an input of a request, an output of a response): its data from
+/// JSON, or the next `binary_data_size` bytes of `binary`.
+pub(super) fn decode_input(input: InputBody, binary: &mut &[u8]) -> Result<Tensor, OipError> {
     let name = input.name;
     let bad = |message: String| OipError::bad_request(format!("input `{name}`: {message}"));
     let dtype = DType::from_oip_name(&input.datatype).ok_or_else(|| {
@@ -210,6 +212,30 @@ fn decode_input(input: InputBody, binary: &mut &[u8]) -> Result<Tensor, OipError
         shape: input.shape,
         data,
     })
+}
+
+/// Encodes an infer request whose inputs and outputs all travel as binary tensors, the
+/// cheapest form to build and to read back (what `edgeinfer serve` sends when it joins
+/// requests into one batch).
+pub fn encode_binary_request(inputs: &[Tensor]) -> EncodedBody {
+    let header = serde_json::json!({
+        "inputs": inputs.iter().map(|t| serde_json::json!({
+            "name": t.name,
+            "shape": t.shape,
+            "datatype": t.dtype.oip_name(),
+            "parameters": {"binary_data_size": t.data.len()},
+        })).collect::<Vec<_>>(),
+        "parameters": {"binary_data_output": true},
+    });
+    let mut body = serde_json::to_vec(&header).expect("serializing to memory cannot fail");
+    let json_len = body.len();
+    for t in inputs {
+        body.extend_from_slice(&t.data);
+    }
+    EncodedBody {
+        body,
+        json_len: Some(json_len),
+    }
 }
 
 fn flag(

@@ -1,6 +1,7 @@
 //! Encoding responses: infer results (JSON or binary), metadata, health and errors.
 
 use super::data::JsonData;
+use super::request::{InputBody, decode_input};
 use super::{InferRequest, OipError, Tensor};
 use crate::DType;
 use serde::Serialize;
@@ -125,6 +126,58 @@ pub fn encode_response(
     let json_len = any_binary.then_some(body.len());
     body.extend_from_slice(&binary_tail);
     Ok(EncodedBody { body, json_len })
+}
+
+/// A decoded infer response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InferResponse {
+    pub model_name: String,
+    pub model_version: String,
+    pub id: Option<String>,
+    pub outputs: Vec<Tensor>,
+}
+
+#[derive(serde::Deserialize)]
+struct ResponseBody<'a> {
+    model_name: String,
+    model_version: String,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(borrow)]
+    outputs: Vec<InputBody<'a>>,
+}
+
+/// Decodes an infer response body (JSON, or JSON header + binary tensors when `json_len` is
+/// the `Inference-Header-Content-Length` header). An output reads exactly as a request's
+/// input does, so the two share one tensor decoder.
+pub fn decode_response(body: &[u8], json_len: Option<usize>) -> Result<InferResponse, OipError> {
+    let (json, mut binary) = match json_len {
+        Some(n) if n <= body.len() => body.split_at(n),
+        Some(n) => {
+            return Err(OipError::new(
+                502,
+                format!(
+                    "the response claims a {n}-byte JSON header in a {}-byte body",
+                    body.len()
+                ),
+            ));
+        }
+        None => (body, &[][..]),
+    };
+    let bad = |e: String| OipError::new(502, format!("malformed infer response: {e}"));
+    let json = std::str::from_utf8(json).map_err(|e| bad(e.to_string()))?;
+    let parsed: ResponseBody = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+    let outputs = parsed
+        .outputs
+        .into_iter()
+        .map(|o| decode_input(o, &mut binary).map_err(|e| bad(e.message)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(InferResponse {
+        model_name: parsed.model_name,
+        model_version: parsed.model_version,
+        id: parsed.id,
+        outputs,
+    })
 }
 
 /// `{"error": message}`, the body of every failed request.
@@ -255,6 +308,34 @@ mod tests {
         let e = encode_response("m", "1", &request(wanted, false), &outputs()).unwrap_err();
         assert_eq!(e.status, 400);
         assert!(e.message.contains("probs, label"), "{}", e.message);
+    }
+
+    #[test]
+    fn responses_decode_back_to_their_tensors() {
+        for binary in [false, true] {
+            let r = encode_response("m", "1", &request(vec![], binary), &outputs()).unwrap();
+            let back = decode_response(&r.body, r.json_len).unwrap();
+            assert_eq!(back.outputs, outputs());
+            assert_eq!(
+                (back.model_name.as_str(), back.id.as_deref()),
+                ("m", Some("7"))
+            );
+        }
+        let e = decode_response(b"{}", None).unwrap_err();
+        assert_eq!(e.status, 502);
+        assert!(
+            e.message.contains("malformed infer response"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn binary_requests_decode_back_to_their_inputs() {
+        let encoded = super::super::encode_binary_request(&outputs());
+        let back = decode_request(&encoded.body, encoded.json_len).unwrap();
+        assert_eq!(back.inputs, outputs());
+        assert!(back.binary_output);
     }
 
     #[test]

