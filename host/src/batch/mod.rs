@@ -173,10 +173,10 @@ fn run_records(
     let started = Instant::now();
     let bytes = crate::runtime::read_model_file(&options.model)?;
     let sha256 = crate::pack::sha256_hex(&bytes);
-    drop(bytes);
     let model = runtime
-        .load_cached(&options.model, options.cache_dir.as_deref())
+        .load_read_cached(&options.model, &bytes, options.cache_dir.as_deref())
         .with_context(|| format!("cannot load {}", options.model.display()))?;
+    drop(bytes);
     let metadata = model.metadata()?;
     let source = Source::open(
         &options.input,

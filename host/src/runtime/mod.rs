@@ -117,14 +117,23 @@ impl Runtime {
     /// compiling (seconds for a large model).
     pub fn load_cached(&self, path: &Path, cache_dir: Option<&Path>) -> Result<Model> {
         match cache_dir {
-            Some(dir)
-                if fresh_precompiled(path).is_none()
-                    && path.extension().is_none_or(|e| e != "cwasm") =>
-            {
-                let wasm = read_model_file(path)?;
-                self.load_bytes_cached(&wasm, dir)
-                    .with_context(|| format!("loading {}", path.display()))
+            Some(dir) if compiles_from_wasm(path) => {
+                self.load_bytes_cached(&read_model_file(path)?, dir)
             }
+            _ => self.load(path),
+        }
+    }
+
+    /// [`Runtime::load_cached`] of a file its caller has already read (to hash it), so a
+    /// large model is not read twice.
+    pub fn load_read_cached(
+        &self,
+        path: &Path,
+        wasm: &[u8],
+        cache_dir: Option<&Path>,
+    ) -> Result<Model> {
+        match cache_dir {
+            Some(dir) if compiles_from_wasm(path) => self.load_bytes_cached(wasm, dir),
             _ => self.load(path),
         }
     }
@@ -184,10 +193,9 @@ impl Runtime {
         Ok(Component::new(&self.inner.engine, wasm)?)
     }
 
+    /// Errors do not repeat the path: the callers say which file they could not load.
     fn compile_file(&self, path: &Path) -> Result<Component> {
-        let wasm = read_model_file(path)?;
-        self.compile(&wasm)
-            .with_context(|| format!("loading {}", path.display()))
+        self.compile(&read_model_file(path)?)
     }
 
     fn deserialize_file(&self, path: &Path) -> Result<Component> {
@@ -252,7 +260,11 @@ pub(crate) fn fresh_precompiled(wasm: &Path) -> Option<PathBuf> {
     (c >= w).then_some(cwasm)
 }
 
-/// A clear error for files that are not components (a core module, an ONNX file, text...).
+/// Whether loading `path` means compiling it: a `.wasm` with no fresh `.cwasm` beside it.
+fn compiles_from_wasm(path: &Path) -> bool {
+    fresh_precompiled(path).is_none() && path.extension().is_none_or(|e| e != "cwasm")
+}
+
 /// Reads a model file (a component, a core module for `fit`, or a `.cwasm`), after checking
 /// its first bytes: a multi-gigabyte file that is not WebAssembly is refused at once instead
 /// of being read into memory first.
@@ -276,6 +288,7 @@ pub fn read_model_file(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// A clear error for files that are not components (a core module, an ONNX file, text...).
 fn check_is_component(bytes: &[u8]) -> Result<()> {
     match bytes {
         [0, b'a', b's', b'm', _, _, 1, 0, ..] => Ok(()),

@@ -121,8 +121,11 @@ impl Loader {
         let stamp = FileStamp::of(path)?;
         let bytes = crate::runtime::read_model_file(path)?;
         let sha256 = crate::pack::sha256_hex(&bytes);
+        let model = self
+            .runtime
+            .load_read_cached(path, &bytes, self.cache_dir.as_deref())
+            .with_context(|| format!("cannot load {}", path.display()))?;
         drop(bytes);
-        let model = self.runtime.load_cached(path, self.cache_dir.as_deref())?;
         give_back_freed_memory();
         // A fresh instance answering `metadata` proves the file runs before it takes traffic.
         let metadata = model

