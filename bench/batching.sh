@@ -51,7 +51,7 @@ time_server() {
 IFS=';' read -r -a VARS <<<"$VARIANTS"
 header="| model | FastAPI + onnxruntime req/s (p50/p99 ms)"
 for v in "${VARS[@]}"; do header+=" | edgeinfer ${v%%=*} req/s (p50/p99 ms)"; done
-echo "$header | best batched / off | best batched / FastAPI |"
+echo "$header | best / off | best / FastAPI |"
 echo "|---$(printf '|---:%.0s' $(seq $(( ${#VARS[@]} + 3 ))))|"
 for name in $MODELS; do
   dir=models/corpus/$name
