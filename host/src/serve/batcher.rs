@@ -7,7 +7,8 @@
 //! Errors stay per request: one that cannot join (undecodable, a wrong name, dtype or shape,
 //! more rows than a batch) runs alone at once and gets the component's own answer; a batch
 //! whose call fails (trap, deadline, an answer that does not split) is run again request by
-//! request, so the request that broke it fails alone and the others are answered.
+//! request, so the request that broke it fails alone and the others are answered (a 503,
+//! the server busy or stopping, goes to all of them as it is).
 
 use super::handler::{Reply, Target, encoded_reply, forward, full};
 use crate::runtime::{Dim, Metadata};
@@ -257,6 +258,14 @@ async fn run(target: Target, jobs: Vec<Job>) {
                     .map(encoded_reply);
                 if let Some(answer) = job.answer.take() {
                     let _ = answer.send(reply);
+                }
+            }
+        }
+        // Overloaded or shutting down: every request would get the same answer alone.
+        Err(e) if e.status == 503 => {
+            for mut job in jobs {
+                if let Some(answer) = job.answer.take() {
+                    let _ = answer.send(Err(e.clone()));
                 }
             }
         }
