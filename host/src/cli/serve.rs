@@ -60,9 +60,10 @@ pub(super) struct ServeArgs {
     reuse_instances: bool,
     /// Dynamic batching: join concurrent infer requests to a model whose inputs and outputs
     /// share a free first dim (the batch) into one call of at most N rows, and split the
-    /// answers back. Requests that cannot join run alone; 1 turns it off. Pays where a batch
-    /// costs less per row than one row (MLPs, tabular models); pack with
-    /// `--specialize BATCH=N` for a CNN (serve.toml: `max_batch`, also per model)
+    /// answers back. Requests that cannot join run alone; 1 turns it off. Pays where a row
+    /// costs little next to a request (tabular models, MLPs, small transformers), not on a
+    /// CNN, whose joined rows leave its batch-1 plan: measure with bench/batching.sh
+    /// (serve.toml: `max_batch`, also per model)
     #[arg(long, value_name = "N", default_value_t = 1)]
     max_batch: u64,
     /// How long the first request of a batch waits for others, in ms (serve.toml:
