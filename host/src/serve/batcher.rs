@@ -122,7 +122,14 @@ struct Job {
     parts: Parts,
     body: Bytes,
     joinable: Joinable,
-    answer: Option<oneshot::Sender<Result<Reply, OipError>>>,
+    answer: oneshot::Sender<Result<Reply, OipError>>,
+}
+
+impl Job {
+    /// Hands the reply to the waiting request (gone if its client hung up).
+    fn answer(self, reply: Result<Reply, OipError>) {
+        let _ = self.answer.send(reply);
+    }
 }
 
 impl Batcher {
@@ -166,11 +173,7 @@ impl Batcher {
     /// What joining needs of the request, or `None` when it must run alone: the component
     /// then answers it exactly as without batching, errors included.
     pub(crate) fn joinable(&self, parts: &Parts, body: &[u8]) -> Option<Joinable> {
-        let json_len = match parts.headers.get(oip::HEADER_CONTENT_LENGTH) {
-            None => None,
-            Some(v) => Some(v.to_str().ok()?.parse().ok()?),
-        };
-        let mut request = oip::decode_request(body, json_len).ok()?;
+        let mut request = oip::decode_request(body, json_len(&parts.headers).ok()?).ok()?;
         if request.inputs.len() != self.inputs.len() {
             return None;
         }
@@ -216,7 +219,7 @@ impl Batcher {
             parts,
             body,
             joinable,
-            answer: Some(sender),
+            answer: sender,
         };
         let (ready, timer) = self
             .queue
@@ -251,22 +254,19 @@ async fn run(target: Target, jobs: Vec<Job>) {
         return run_alone(target, jobs.into_iter().next().expect("one job")).await;
     }
     match call_joined(&target, &jobs).await {
-        Ok(shares) => {
+        Ok(split) => {
             target.server.metrics.batched(&target.labels, jobs.len());
-            for (mut job, (model, version, outputs)) in jobs.into_iter().zip(shares) {
-                let reply = oip::encode_response(&model, &version, &job.joinable.request, &outputs)
+            for (job, outputs) in jobs.into_iter().zip(split.shares) {
+                let (model, version) = (&split.model_name, &split.model_version);
+                let reply = oip::encode_response(model, version, &job.joinable.request, &outputs)
                     .map(encoded_reply);
-                if let Some(answer) = job.answer.take() {
-                    let _ = answer.send(reply);
-                }
+                job.answer(reply);
             }
         }
         // Overloaded or shutting down: every request would get the same answer alone.
         Err(e) if e.status == 503 => {
-            for mut job in jobs {
-                if let Some(answer) = job.answer.take() {
-                    let _ = answer.send(Err(e.clone()));
-                }
+            for job in jobs {
+                job.answer(Err(e.clone()));
             }
         }
         Err(e) => {
@@ -290,19 +290,34 @@ async fn run(target: Target, jobs: Vec<Job>) {
     }
 }
 
-async fn run_alone(target: Target, mut job: Job) {
-    let request = Request::from_parts(job.parts, full(job.body));
-    let reply = forward(&target, request, "/infer").await;
-    if let Some(answer) = job.answer.take() {
-        let _ = answer.send(reply);
+async fn run_alone(target: Target, job: Job) {
+    let Job {
+        parts,
+        body,
+        answer,
+        ..
+    } = job;
+    let reply = forward(&target, Request::from_parts(parts, full(body)), "/infer").await;
+    let _ = answer.send(reply);
+}
+
+/// A joined call's answer: who answered, and each job's rows of every output, in job order.
+struct Split {
+    model_name: String,
+    model_version: String,
+    shares: Vec<Vec<Tensor>>,
+}
+
+/// `Inference-Header-Content-Length`: `Ok(None)` when absent, `Err` when not a number.
+fn json_len(headers: &hyper::HeaderMap) -> Result<Option<usize>, ()> {
+    match headers.get(oip::HEADER_CONTENT_LENGTH) {
+        None => Ok(None),
+        Some(v) => Ok(Some(v.to_str().map_err(drop)?.parse().map_err(drop)?)),
     }
 }
 
-type Share = (String, String, Vec<Tensor>);
-
-/// One call with every job's rows; each job's rows of every output, with the name and
-/// version the component answered with.
-async fn call_joined(target: &Target, jobs: &[Job]) -> Result<Vec<Share>, OipError> {
+/// One call with every job's rows, split back per job.
+async fn call_joined(target: &Target, jobs: &[Job]) -> Result<Split, OipError> {
     let total: u64 = jobs.iter().map(|j| j.joinable.rows).sum();
     let inputs: Vec<Tensor> = (0..jobs[0].joinable.inputs.len())
         .map(|i| {
@@ -341,10 +356,12 @@ async fn call_joined(target: &Target, jobs: &[Job]) -> Result<Vec<Share>, OipErr
         .map_err(|e| OipError::new(500, format!("building the batch request: {e}")))?;
     let reply = forward(target, request, "/infer").await?;
     let status = reply.status().as_u16();
-    let json_len = reply
-        .headers()
-        .get(oip::HEADER_CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let json_len = json_len(reply.headers()).map_err(|()| {
+        OipError::new(
+            502,
+            "the batch's answer has a malformed Inference-Header-Content-Length",
+        )
+    })?;
     let body = reply
         .into_body()
         .collect()
@@ -352,22 +369,16 @@ async fn call_joined(target: &Target, jobs: &[Job]) -> Result<Vec<Share>, OipErr
         .map_err(|e| OipError::new(502, format!("reading the batch's answer: {e:?}")))?
         .to_bytes();
     if status != 200 {
-        return Err(OipError::new(
-            status,
-            String::from_utf8_lossy(&body).into_owned(),
-        ));
+        // The component's `{"error": message}`, passed on as the message, not as its JSON.
+        let error: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+        let message = match error.as_ref().and_then(|e| e["error"].as_str()) {
+            Some(message) => message.to_string(),
+            None => String::from_utf8_lossy(&body).into_owned(),
+        };
+        return Err(OipError::new(status, message));
     }
     let response = oip::decode_response(&body, json_len)?;
-    let mut shares: Vec<Share> = jobs
-        .iter()
-        .map(|_| {
-            (
-                response.model_name.clone(),
-                response.model_version.clone(),
-                Vec::new(),
-            )
-        })
-        .collect();
+    let mut shares: Vec<Vec<Tensor>> = jobs.iter().map(|_| Vec::new()).collect();
     for output in &response.outputs {
         if output.shape.first() != Some(&total) {
             return Err(OipError::new(
@@ -384,7 +395,7 @@ async fn call_joined(target: &Target, jobs: &[Job]) -> Result<Vec<Share>, OipErr
             let end = start + row_bytes * job.joinable.rows as usize;
             let mut shape = output.shape.clone();
             shape[0] = job.joinable.rows;
-            share.2.push(Tensor {
+            share.push(Tensor {
                 name: output.name.clone(),
                 dtype: output.dtype,
                 shape,
@@ -393,7 +404,11 @@ async fn call_joined(target: &Target, jobs: &[Job]) -> Result<Vec<Share>, OipErr
             start = end;
         }
     }
-    Ok(shares)
+    Ok(Split {
+        model_name: response.model_name,
+        model_version: response.model_version,
+        shares,
+    })
 }
 
 #[cfg(test)]
@@ -416,7 +431,7 @@ mod tests {
                 rows,
                 shapes: vec![vec![width]],
             },
-            answer: None,
+            answer: oneshot::channel().0,
         }
     }
 
