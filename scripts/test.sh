@@ -33,6 +33,10 @@ models/corpus/fetch --subset ci
 step "npm ci in tests/hosts (jco serve, a third-party wasi:http host)"
 timeout 300 npm ci --prefix tests/hosts --no-audit --no-fund --loglevel=error
 
+# The tests share one compile cache (target/edgeinfer-test-cache); a run fills about 2.6 GB of
+# it, so its bound is raised above the 2 GiB default to spare recompiling large models.
+export EDGEINFER_CACHE_MAX_MIB="${EDGEINFER_CACHE_MAX_MIB:-4096}"
+
 step "cargo test --release"
 cargo test --release "$@"
 if [ $# -gt 0 ]; then

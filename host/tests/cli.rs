@@ -211,3 +211,51 @@ fn usage_errors_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("expected name=d1,d2"), "{}", stderr(&o));
 }
+
+/// The compile cache is bounded and best effort: a cache that cannot be written costs a
+/// compile, not the answer; a full one evicts its least recently used code.
+#[test]
+fn the_compile_cache_is_bounded_and_never_fails_a_load() {
+    // A copy has no fresh .cwasm beside it, so loading it compiles through the cache.
+    let wasm = work_dir().join("cnn-uncached.wasm");
+    std::fs::copy(packed_cnn(), &wasm).unwrap();
+    let input = cnn_dir().join("inputs/input.npy");
+    let infer = |cache: &Path, max_mib: &str| {
+        Command::new(env!("CARGO_BIN_EXE_edgeinfer"))
+            .args(["infer", wasm.to_str().unwrap(), "-i"])
+            .arg(&input)
+            .env("EDGEINFER_CACHE_DIR", cache)
+            .env("EDGEINFER_CACHE_MAX_MIB", max_mib)
+            .output()
+            .expect("running edgeinfer")
+    };
+
+    // A regular file where the folder should be: nothing can be written under it.
+    let not_a_dir = work_dir().join("cache-is-a-file");
+    std::fs::write(&not_a_dir, b"x").unwrap();
+    let o = infer(&not_a_dir, "2048");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("probs"), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("not caching compiled code"),
+        "{}",
+        stderr(&o)
+    );
+
+    // A bound of 0 keeps only the entry just written: older code is evicted.
+    let cache = work_dir().join("bounded-cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join("0000-old.cwasm"), vec![0u8; 4096]).unwrap();
+    let o = infer(&cache, "0");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let left: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(
+        left[0].ends_with(".cwasm") && left[0] != "0000-old.cwasm",
+        "{left:?}"
+    );
+}

@@ -11,6 +11,7 @@
 //! hostcalls are linked as traps, as the init function must not (and does not) call them.
 
 use super::{PackOptions, PackPayload, nnef_weight_bytes, sha256_hex, write_atomically};
+use crate::runtime::code_cache;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -200,13 +201,12 @@ fn compile_cached(engine: &Engine, wasm: &[u8], cache_dir: Option<&Path>) -> Res
     // SAFETY: the file is one this function wrote with this engine configuration (keyed by
     // the module's hash and wasmtime's version); wasmtime checks its header on load.
     if let Ok(module) = unsafe { Module::deserialize_file(engine, &path) } {
+        code_cache::touch(&path);
         return Ok(module);
     }
     let module = compile()?;
-    if std::fs::create_dir_all(dir).is_ok()
-        && let Ok(bytes) = module.serialize()
-    {
-        let _ = write_atomically(&path, &bytes);
+    if let Ok(bytes) = module.serialize() {
+        code_cache::store(&path, &bytes);
     }
     Ok(module)
 }

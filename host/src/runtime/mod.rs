@@ -6,6 +6,7 @@
 //! gets no files, no network, no environment.
 
 pub mod bindings;
+pub mod code_cache;
 mod engine;
 mod instance;
 
@@ -145,7 +146,7 @@ impl Runtime {
 
     /// Like [`Runtime::load_bytes`], but keeps the compiled code in `cache_dir` (keyed by the
     /// bytes' sha256, wasmtime's version and [`COMPILE_SETTINGS`]) so later processes map it
-    /// instead of compiling.
+    /// instead of compiling; see [`code_cache`] for its bound.
     pub fn load_bytes_cached(&self, wasm: &[u8], cache_dir: &Path) -> Result<Model> {
         let key = crate::pack::sha256_hex(wasm);
         let path = cache_dir.join(format!(
@@ -157,13 +158,11 @@ impl Runtime {
         if path.exists()
             && let Ok(component) = self.deserialize_file(&path)
         {
+            code_cache::touch(&path);
             return Model::new(self.clone(), component);
         }
         let component = self.compile(wasm)?;
-        std::fs::create_dir_all(cache_dir)?;
-        let tmp = crate::pack::temp_path_for(&path);
-        std::fs::write(&tmp, component.serialize()?)?;
-        std::fs::rename(&tmp, &path)?;
+        code_cache::store(&path, &component.serialize()?);
         Model::new(self.clone(), component)
     }
 
