@@ -53,7 +53,7 @@ pub(super) fn run(args: BatchArgs) -> Result<u8> {
             .map(|n| n.get())
             .unwrap_or(1)
     });
-    let mut config = args.limits.runtime_config(&[&args.model]);
+    let mut config = args.limits.runtime_config(&[&args.model])?;
     config.max_instances = config.max_instances.max(jobs as u32 + 2);
     let runtime = edgeinfer::Runtime::new(config)?;
     let options = BatchOptions {

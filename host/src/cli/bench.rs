@@ -44,7 +44,7 @@ pub(super) struct BenchArgs {
 }
 
 pub(super) fn run(args: BenchArgs) -> Result<()> {
-    let mut config = args.limits.runtime_config(&[&args.model]);
+    let mut config = args.limits.runtime_config(&[&args.model])?;
     config.memory_keep_resident = args.keep_resident_mib << 20;
     let runtime = edgeinfer::Runtime::new(config)?;
     let model = load_model(&runtime, &args.model)?;

@@ -105,15 +105,17 @@ struct LimitArgs {
     /// with plus 256 when that is more]
     #[arg(long, value_name = "MIB")]
     memory_limit: Option<usize>,
-    /// Deadline of one inference, in seconds; past it the model is stopped
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    deadline: f64,
+    /// Deadline of one inference, in seconds; past it the model is stopped [default: 30]
+    #[arg(long, value_name = "SECS")]
+    deadline: Option<f64>,
 }
+
+const DEFAULT_DEADLINE_SECS: f64 = 30.0;
 
 impl LimitArgs {
     /// The limits for running `models`: without `--memory-limit`, 1 GiB, raised for a model
     /// that starts bigger (a packed model starts with its weights and plan in memory).
-    fn runtime_config(&self, models: &[&std::path::Path]) -> RuntimeConfig {
+    fn runtime_config(&self, models: &[&std::path::Path]) -> Result<RuntimeConfig> {
         let memory_limit = match self.memory_limit {
             Some(mib) => mib << 20,
             None => models
@@ -124,15 +126,19 @@ impl LimitArgs {
                 .fold(DEFAULT_MEMORY_LIMIT, usize::max)
                 .min(MAX_MEMORY_LIMIT),
         };
-        RuntimeConfig {
-            memory_limit,
-            deadline: Duration::from_secs_f64(self.deadline),
-            ..RuntimeConfig::default()
+        let deadline = self.deadline.unwrap_or(DEFAULT_DEADLINE_SECS);
+        if !(deadline.is_finite() && deadline > 0.0 && deadline < 1e9) {
+            anyhow::bail!("--deadline must be a positive number of seconds, got {deadline}");
         }
+        Ok(RuntimeConfig {
+            memory_limit,
+            deadline: Duration::from_secs_f64(deadline),
+            ..RuntimeConfig::default()
+        })
     }
 
     fn runtime(&self, models: &[&std::path::Path]) -> Result<Runtime> {
-        Runtime::new(self.runtime_config(models))
+        Runtime::new(self.runtime_config(models)?)
     }
 }
 

@@ -15,17 +15,18 @@ pub(super) struct ServeArgs {
     /// `path`, `name`, `version`, `weight`...); flags given on the command line win
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Address to listen on
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    listen: String,
+    /// Address to listen on [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
     /// Traffic share of a version on its model's unversioned routes, NAME@VERSION=WEIGHT
     /// (repeatable; e.g. `--weight cls@1=90 --weight cls@2=10` for a 10% canary). Without
     /// weights a model's last listed version takes all its traffic
     #[arg(long = "weight", value_name = "NAME@VERSION=W", value_parser = WeightSpec::parse)]
     weights: Vec<WeightSpec>,
     /// Model instances running at once; further requests wait (see --max-queued)
-    #[arg(long, value_name = "N", default_value_t = 32)]
-    max_concurrency: usize,
+    /// [default: 32]
+    #[arg(long, value_name = "N")]
+    max_concurrency: Option<usize>,
     /// Requests that may wait for a busy instance; past it, 503 with Retry-After
     #[arg(long, value_name = "N", default_value_t = 256)]
     max_queued: usize,
@@ -39,12 +40,13 @@ pub(super) struct ServeArgs {
     /// Seconds the whole request body has to arrive in; past it, 408
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     body_timeout: f64,
-    /// Largest request body, in MiB
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
-    max_body_mib: usize,
+    /// Largest request body, in MiB [default: 64]
+    #[arg(long, value_name = "MIB")]
+    max_body_mib: Option<usize>,
     /// Seconds between checks of the model files for changes (hot reload); 0 turns it off
-    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
-    reload_interval: f64,
+    /// [default: 2]
+    #[arg(long, value_name = "SECS")]
+    reload_interval: Option<f64>,
     /// MiB of each instance slot's memory reset with memset instead of madvise between
     /// requests: fresh instances then take no copy-on-write faults, whose TLB shootdowns
     /// stall the other cores (measured: +47% requests/s at 8 connections on 2 cores). Costs
@@ -63,13 +65,13 @@ pub(super) struct ServeArgs {
     /// answers back. Requests that cannot join run alone; 1 turns it off. Pays where a row
     /// costs little next to a request (tabular models, MLPs, small transformers), not on a
     /// CNN, whose joined rows leave its batch-1 plan: measure with bench/batching.sh
-    /// (serve.toml: `max_batch`, also per model)
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    max_batch: u64,
+    /// (serve.toml: `max_batch`, also per model) [default: 1]
+    #[arg(long, value_name = "N")]
+    max_batch: Option<u64>,
     /// How long the first request of a batch waits for others, in ms (serve.toml:
-    /// `batch_window_ms`, also per model)
-    #[arg(long, value_name = "MS", default_value_t = 2.0)]
-    batch_window_ms: f64,
+    /// `batch_window_ms`, also per model) [default: 2]
+    #[arg(long, value_name = "MS")]
+    batch_window_ms: Option<f64>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -117,7 +119,9 @@ fn pin_malloc_mmap_threshold() {
     }
 }
 
-fn options(args: ServeArgs) -> Result<ServeOptions> {
+/// The options from the flags and `--config`: a flag given on the command line beats the
+/// file, which beats the default.
+fn options(mut args: ServeArgs) -> Result<ServeOptions> {
     let file = match &args.config {
         Some(path) => FileConfig::read(path)?,
         None => FileConfig::default(),
@@ -147,22 +151,25 @@ fn options(args: ServeArgs) -> Result<ServeOptions> {
         }
     }
     let paths: Vec<&std::path::Path> = models.iter().map(|m| m.path.as_path()).collect();
-    let mut runtime = args.limits.runtime_config(&paths);
+    args.limits.deadline = args.limits.deadline.or(file.deadline_secs);
+    args.limits.memory_limit = args.limits.memory_limit.or(file.memory_limit_mib);
+    let mut runtime = args.limits.runtime_config(&paths)?;
     runtime.memory_keep_resident = args.keep_resident_mib << 20;
-    if let Some(secs) = file.deadline_secs {
-        runtime.deadline = Duration::from_secs_f64(secs);
-    }
-    if let Some(mib) = file.memory_limit_mib {
-        runtime.memory_limit = mib << 20;
-    }
-    let reload = file.reload_interval_secs.unwrap_or(args.reload_interval);
+    let defaults = ServeOptions::default();
+    let reload_interval = match args.reload_interval.or(file.reload_interval_secs) {
+        None => defaults.reload_interval,
+        Some(0.0) => None,
+        Some(secs) => Some(positive_secs("--reload-interval", secs)?),
+    };
     Ok(ServeOptions {
-        listen: file.listen.unwrap_or(args.listen),
+        listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
         models,
         weights,
-        max_concurrency: file.max_concurrency.unwrap_or(args.max_concurrency),
-        max_body_bytes: file.max_body_mib.unwrap_or(args.max_body_mib) << 20,
-        reload_interval: (reload > 0.0).then(|| Duration::from_secs_f64(reload)),
+        max_concurrency: (args.max_concurrency.or(file.max_concurrency))
+            .unwrap_or(defaults.max_concurrency),
+        max_body_bytes: (args.max_body_mib.or(file.max_body_mib))
+            .map_or(defaults.max_body_bytes, |mib| mib << 20),
+        reload_interval,
         runtime,
         cache_dir: cache_dir(),
         max_queued: args.max_queued,
@@ -171,10 +178,11 @@ fn options(args: ServeArgs) -> Result<ServeOptions> {
         body_timeout: positive_secs("--body-timeout", args.body_timeout)?,
         reuse_instances: args.reuse_instances || file.reuse_instances.unwrap_or(false),
         batching: batch_policy(
-            file.max_batch.unwrap_or(args.max_batch),
-            file.batch_window_ms.unwrap_or(args.batch_window_ms),
+            (args.max_batch.or(file.max_batch)).unwrap_or(defaults.batching.max_batch),
+            (args.batch_window_ms.or(file.batch_window_ms))
+                .unwrap_or(defaults.batching.window.as_secs_f64() * 1e3),
         )?,
-        ..ServeOptions::default()
+        ..defaults
     })
 }
 
@@ -196,4 +204,64 @@ fn positive_secs(flag: &str, secs: f64) -> Result<Duration> {
         anyhow::bail!("{flag} must be a positive number of seconds, got {secs}");
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn options_of(args: &[&str]) -> ServeOptions {
+        let cli =
+            Cli::try_parse_from(std::iter::once("serve").chain(args.iter().copied())).unwrap();
+        options(cli.serve).unwrap()
+    }
+
+    #[test]
+    fn flags_beat_the_config_file_which_beats_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("serve.toml");
+        std::fs::write(
+            &config,
+            "listen = \"127.0.0.1:9000\"\nmax_concurrency = 4\nmax_batch = 8\n\
+             deadline_secs = 5.0\n[[models]]\npath = \"m.wasm\"\n",
+        )
+        .unwrap();
+        let config = config.to_str().unwrap();
+
+        let from_file = options_of(&["--config", config]);
+        assert_eq!(from_file.listen, "127.0.0.1:9000");
+        assert_eq!(from_file.max_concurrency, 4);
+        assert_eq!(from_file.batching.max_batch, 8);
+        assert_eq!(from_file.runtime.deadline, Duration::from_secs(5));
+        assert_eq!(
+            from_file.max_body_bytes,
+            64 << 20,
+            "a key the file lacks keeps its default"
+        );
+
+        let flags = options_of(&[
+            "--config",
+            config,
+            "--max-concurrency",
+            "16",
+            "--max-batch",
+            "1",
+            "--deadline",
+            "2",
+            "--listen",
+            "127.0.0.1:9001",
+        ]);
+        assert_eq!(flags.listen, "127.0.0.1:9001");
+        assert_eq!(flags.max_concurrency, 16);
+        assert_eq!(flags.batching.max_batch, 1);
+        assert_eq!(flags.runtime.deadline, Duration::from_secs(2));
+        assert_eq!(flags.models[0].path, dir.path().join("m.wasm"));
+    }
 }
