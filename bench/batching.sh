@@ -22,30 +22,18 @@ EDGEINFER=${EDGEINFER:-target/release/edgeinfer}
 PY="$HERE/.venv/bin/python"
 PORT=18011
 WORK=bench/work/batching
-mkdir -p "$WORK"
-command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
-[ -x "$PY" ] || { echo "bench/.venv missing: run bench/serve.sh once (it creates it)" >&2; exit 1; }
+# shellcheck source=tools/corpus_serve.sh
+. bench/tools/corpus_serve.sh
 
-PID=""
-stop() { [ -n "$PID" ] && { kill -TERM "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; PID=""; }; }
-trap stop EXIT
-ready() {
-  for _ in $(seq 1200); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$PORT/v2/health/ready" 2>/dev/null && return 0
-    kill -0 "$PID" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
 # time_server BODY -> "rps p50 p99 non2xx" (first checks one request answers 200)
 time_server() {
-  local url="http://127.0.0.1:$PORT/v2/models/model/infer" out line
-  curl -fsS -o /dev/null -H 'content-type: application/json' --data-binary @"$1" "$url" || { echo "- - - failed"; return; }
-  BODY="$1" wrk -t2 -c"$CONNS" -d"$WARMUP" -s bench/tools/post.lua "$url" >/dev/null 2>&1 || true
-  out=$(BODY="$1" wrk -t2 -c"$CONNS" -d"$DURATION" --timeout 10s --latency -s bench/tools/post.lua "$url" 2>&1) || true
-  line=$(grep '^RESULT' <<<"$out")
-  kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
-  printf '%.0f %.2f %.2f %s\n' "$(kv rps)" "$(kv p50_ms)" "$(kv p99_ms)" "$(( $(kv non2xx) + $(kv errors) ))"
+  local line
+  curl -fsS -o /dev/null -H 'content-type: application/json' --data-binary @"$1" \
+    "http://127.0.0.1:$PORT/v2/models/model/infer" || { echo "- - - failed"; return; }
+  wrk_load "$1" "$CONNS" "$WARMUP" >/dev/null
+  line=$(wrk_load "$1" "$CONNS" "$DURATION")
+  printf '%.0f %.2f %.2f %s\n' "$(result_kv "$line" rps)" "$(result_kv "$line" p50_ms)" \
+    "$(result_kv "$line" p99_ms)" "$(result_bad "$line")"
 }
 
 IFS=';' read -r -a VARS <<<"$VARIANTS"
@@ -56,11 +44,7 @@ echo "|---$(printf '|---:%.0s' $(seq $(( ${#VARS[@]} + 3 ))))|"
 for name in $MODELS; do
   dir=models/corpus/$name
   [ -f "$dir/model.onnx" ] || { echo "| $name | not fetched |"; continue; }
-  "$PY" bench/tools/row_body.py "$dir" "$WORK/$name.json"
-  flags=$("$PY" -c "import json,sys; print(' '.join(json.load(open(sys.argv[1]))['pack_flags']))" "$dir/case.json")
-  # shellcheck disable=SC2086
-  "$EDGEINFER" pack "$dir/model.onnx" --name model -o "$WORK/$name.wasm" $flags >/dev/null 2>&1
-  "$EDGEINFER" precompile "$WORK/$name.wasm" >/dev/null
+  pack_corpus_model "$name" || { echo "| $name | pack failed |"; continue; }
   row="| $name"
   "$PY" bench/fastapi_ort/app.py --model "$dir/model.onnx" --name model --host 127.0.0.1 --port $PORT --workers 2 --threads 1 >"$WORK/fastapi.log" 2>&1 &
   PID=$!

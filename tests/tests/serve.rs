@@ -1395,3 +1395,67 @@ fn a_batch_that_overruns_its_deadline_is_run_again_request_by_request() {
         "no batch failed (one request alone took {alone:?})"
     );
 }
+
+/// Instances run on threads of their own: while every model thread is busy with a call of
+/// seconds, health, metadata and metrics answer at once instead of queueing behind it (a
+/// Kubernetes probe would otherwise fail under load).
+#[test]
+fn health_and_metrics_answer_while_every_model_thread_is_busy() {
+    let slow = pack_variant(&model_case("test", "slow"), "serve-busy-slow", "1", &[]);
+    let server = TestServer::start(ServeOptions {
+        models: vec![spec(&slow)],
+        ..ServeOptions::default()
+    });
+    let url = server.url("/v2/models/slow/infer");
+    // 300 MatMul+Tanh over [8192,128]: seconds per call. Twice as many calls as cores keeps
+    // every model thread busy with a queue behind it.
+    let body = zeros_request("x", &[8192, 128], "FP32");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+    let (health_at, finished) = std::thread::scope(|scope| {
+        let calls: Vec<_> = (0..2 * cores)
+            .map(|_| {
+                scope.spawn(|| {
+                    let reply = post(&url, &body, None);
+                    assert_eq!(
+                        reply.status,
+                        200,
+                        "{}",
+                        String::from_utf8_lossy(&reply.body)
+                    );
+                    started.elapsed()
+                })
+            })
+            .collect();
+        // Until the calls are running.
+        let busy = || {
+            sample(
+                &scrape_metrics(&server),
+                "edgeinfer_instances_in_flight",
+                &[],
+            )
+        };
+        while busy() < cores as f64 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the calls never started"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(get(&server.url("/v2/health/ready")).status, 200);
+        // Model metadata and readiness too (KServe's per-model probe).
+        assert_eq!(get(&server.url("/v2/models/slow")).status, 200);
+        assert_eq!(
+            get(&server.url("/v2/models/slow/ready")).json()["ready"],
+            true
+        );
+        let health_at = started.elapsed();
+        let finished: Vec<Duration> = calls.into_iter().map(|c| c.join().unwrap()).collect();
+        (health_at, finished)
+    });
+    let first_done = finished.iter().min().unwrap();
+    assert!(
+        health_at < *first_done,
+        "health answered at {health_at:?}, after the first call ended at {first_done:?}"
+    );
+}

@@ -6,7 +6,7 @@
 use super::Server;
 use super::metrics::{self, Metrics, ModelLabels};
 use super::registry::{Loaded, Warm};
-use crate::runtime::{HostState, InferError};
+use crate::runtime::{Dim, HostState, InferError, Metadata, TensorSpec};
 use bytes::Bytes;
 use edgeinfer_protocol::oip::{self, OipError, Route};
 use http_body_util::{BodyExt, Full, Limited};
@@ -93,6 +93,16 @@ async fn dispatch(
     let labels = slot.labels.clone();
     let fail = |e: OipError| (e, Some(labels.clone()));
 
+    if let Route::ModelMetadata(_) | Route::ModelReady(_) = route {
+        // From the metadata read at load rather than from an instance, byte for byte what the
+        // component answers: a probe must not queue behind inferences.
+        let meta = &slot.current().metadata;
+        let body = match route {
+            Route::ModelReady(_) => oip::model_ready_body(&meta.name, &meta.version, true),
+            _ => oip::model_metadata_body(&describe(meta)),
+        };
+        return Ok((reply(200, "application/json", body.into()), Some(labels)));
+    }
     let (parts, body) = read_body(request, &server.options).await.map_err(fail)?;
     let target = Target {
         server: server.clone(),
@@ -208,7 +218,7 @@ pub(crate) async fn forward(
     server.metrics.instance_used(&target.labels, warm.is_some());
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let server = server.clone();
-    let task = tokio::task::spawn(async move {
+    let task = server.model_threads.handle().clone().spawn(async move {
         let _in_flight = in_flight;
         let (mut store, proxy) = match warm {
             Some(warm) => (warm.store, Some(warm.proxy)),
@@ -247,16 +257,28 @@ pub(crate) async fn forward(
             Err(e) => Err(explain_failure(&store, e, deadline)),
         }
     });
-    match receiver.await {
-        Ok(Ok(response)) => Ok(response),
-        Ok(Err(code)) => Err(OipError::new(500, format!("the model failed: {code:?}"))),
+    let ended = |task: Result<Result<(), OipError>, tokio::task::JoinError>| match task {
+        Ok(result) => result,
+        Err(e) => Err(OipError::new(500, format!("the request task failed: {e}"))),
+    };
+    let response = match receiver.await {
+        Ok(Ok(response)) => response,
+        Ok(Err(code)) => return Err(OipError::new(500, format!("the model failed: {code:?}"))),
         // The component returned or trapped without answering.
-        Err(_) => match task.await {
-            Ok(Err(e)) => Err(e),
-            Ok(Ok(())) => Err(OipError::new(500, "the model returned without answering")),
-            Err(e) => Err(OipError::new(500, format!("the request task failed: {e}"))),
-        },
-    }
+        Err(_) => {
+            ended(task.await)?;
+            return Err(OipError::new(500, "the model returned without answering"));
+        }
+    };
+    // The whole answer, then the end of the call, before the client sees anything: a trap
+    // after the head is a 500 with its cause instead of a cut body, and a kept instance is
+    // parked before the client can send its next request.
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map(|b| b.to_bytes());
+    ended(task.await)?;
+    let body =
+        body.map_err(|e| OipError::new(500, format!("reading the model's answer: {e:?}")))?;
+    Ok(Response::from_parts(parts, full(body)))
 }
 
 fn explain_failure(
@@ -375,5 +397,37 @@ struct QueueSpot<'a>(&'a std::sync::atomic::AtomicUsize);
 impl Drop for QueueSpot<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The model as `GET /v2/models/{name}` describes it (the component's own description).
+fn describe(meta: &Metadata) -> oip::ModelDescription {
+    let tensors = |list: &[TensorSpec]| {
+        list.iter()
+            .map(|t| oip::TensorDescription {
+                name: t.name.clone(),
+                dtype: t.dtype,
+                shape: t
+                    .shape
+                    .iter()
+                    .map(|d| match d {
+                        Dim::Fixed(n) => Some(*n),
+                        Dim::Free(_) => None,
+                    })
+                    .collect(),
+            })
+            .collect()
+    };
+    oip::ModelDescription {
+        name: meta.name.clone(),
+        version: meta.version.clone(),
+        platform: format!("edgeinfer/{}", meta.engine),
+        inputs: tensors(&meta.inputs),
+        outputs: tensors(&meta.outputs),
+        parameters: meta
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
     }
 }

@@ -12,6 +12,7 @@ mod batcher;
 mod config;
 mod handler;
 mod metrics;
+mod model_threads;
 mod registry;
 mod split;
 
@@ -103,6 +104,8 @@ pub(crate) struct Server {
     /// Requests waiting for an instance.
     queued: std::sync::atomic::AtomicUsize,
     shutting_down: AtomicBool,
+    /// Where instances run, so long calls never hold the HTTP side.
+    model_threads: model_threads::ModelThreads,
 }
 
 impl Server {
@@ -185,6 +188,7 @@ pub async fn start(options: ServeOptions) -> Result<Running> {
         loader,
         metrics,
         shutting_down: AtomicBool::new(false),
+        model_threads: model_threads::ModelThreads::start()?,
     });
     let (stop, stop_rx) = watch::channel(false);
     let done = tokio::spawn(accept_loop(server, listener, stop_rx));
