@@ -1396,11 +1396,11 @@ fn a_batch_that_overruns_its_deadline_is_run_again_request_by_request() {
     );
 }
 
-/// Instances run on threads of their own: while every model thread is busy with a call of
+/// A call yields to the server's runtime at every epoch tick: while every core runs a call of
 /// seconds, health, metadata and metrics answer at once instead of queueing behind it (a
 /// Kubernetes probe would otherwise fail under load).
 #[test]
-fn health_and_metrics_answer_while_every_model_thread_is_busy() {
+fn health_and_metrics_answer_while_every_core_runs_a_long_call() {
     let slow = pack_variant(&model_case("test", "slow"), "serve-busy-slow", "1", &[]);
     let server = TestServer::start(ServeOptions {
         models: vec![spec(&slow)],
@@ -1408,7 +1408,7 @@ fn health_and_metrics_answer_while_every_model_thread_is_busy() {
     });
     let url = server.url("/v2/models/slow/infer");
     // 300 MatMul+Tanh over [8192,128]: seconds per call. Twice as many calls as cores keeps
-    // every model thread busy with a queue behind it.
+    // every core busy with a queue behind it.
     let body = zeros_request("x", &[8192, 128], "FP32");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let started = Instant::now();

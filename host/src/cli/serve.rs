@@ -23,8 +23,9 @@ pub(super) struct ServeArgs {
     /// weights a model's last listed version takes all its traffic
     #[arg(long = "weight", value_name = "NAME@VERSION=W", value_parser = WeightSpec::parse)]
     weights: Vec<WeightSpec>,
-    /// Model instances running at once; further requests wait (see --max-queued)
-    /// [default: 32]
+    /// Model instances running at once; further requests wait (see --max-queued). Inference
+    /// is CPU-bound: more than the cores adds memory and tail latency, not throughput
+    /// [default: the number of cores]
     #[arg(long, value_name = "N")]
     max_concurrency: Option<usize>,
     /// Requests that may wait for a busy instance; past it, 503 with Retry-After

@@ -86,10 +86,21 @@ impl Runtime {
         store
     }
 
-    /// Gives a store that is used again (an instance kept between requests) its full deadline
-    /// from now.
-    pub(crate) fn restart_deadline(&self, store: &mut Store<HostState>) {
-        store.set_epoch_deadline(engine::deadline_ticks(self.inner.config.deadline));
+    /// For a call awaited on a tokio runtime (`serve`): the call yields to the runtime at
+    /// every epoch tick, so one long inference never holds a worker thread and the server's
+    /// other requests, probes and metrics run in between (without it, `/v2/health/ready` took
+    /// up to 1 s behind a 0.7 s detector). Past the deadline it traps, as a call of the other
+    /// commands does. Set before each call, so a kept instance gets its full deadline again.
+    pub(crate) fn yield_until_deadline(&self, store: &mut Store<HostState>) {
+        let ends = std::time::Instant::now() + self.inner.config.deadline;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if std::time::Instant::now() >= ends {
+                wasmtime::UpdateDeadline::Interrupt
+            } else {
+                wasmtime::UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
+            })
+        });
     }
 
     /// Loads a component from a file: a `.cwasm` made by [`Runtime::precompile`] (or

@@ -218,13 +218,13 @@ pub(crate) async fn forward(
     server.metrics.instance_used(&target.labels, warm.is_some());
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let server = server.clone();
-    let task = server.model_threads.handle().clone().spawn(async move {
+    let task = tokio::task::spawn(async move {
         let _in_flight = in_flight;
         let (mut store, proxy) = match warm {
             Some(warm) => (warm.store, Some(warm.proxy)),
             None => (runtime.new_store(None), None),
         };
-        runtime.restart_deadline(&mut store);
+        runtime.yield_until_deadline(&mut store);
         let run = async {
             let req = store
                 .data_mut()

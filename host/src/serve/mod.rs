@@ -12,7 +12,6 @@ mod batcher;
 mod config;
 mod handler;
 mod metrics;
-mod model_threads;
 mod registry;
 mod split;
 
@@ -38,7 +37,9 @@ pub struct ServeOptions {
     pub listen: String,
     pub models: Vec<ModelSpec>,
     pub weights: Vec<WeightSpec>,
-    /// Instances that may run at once; more requests wait for a slot.
+    /// Instances that may run at once; more requests wait for a slot. Inference is
+    /// CPU-bound, so the default is the number of cores: more instances than cores add
+    /// memory (one linear memory each) and tail latency, not throughput.
     pub max_concurrency: usize,
     pub max_body_bytes: usize,
     /// How often model files are checked for changes (`None`: never).
@@ -74,7 +75,7 @@ impl Default for ServeOptions {
             listen: "127.0.0.1:8080".into(),
             models: Vec::new(),
             weights: Vec::new(),
-            max_concurrency: 32,
+            max_concurrency: cores(),
             max_body_bytes: edgeinfer_protocol::oip::MAX_BODY_BYTES,
             reload_interval: Some(Duration::from_secs(2)),
             shutdown_grace: Duration::from_secs(10),
@@ -93,6 +94,11 @@ impl Default for ServeOptions {
     }
 }
 
+/// The cores this process may use.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 pub(crate) struct Server {
     options: ServeOptions,
     registry: Registry,
@@ -104,8 +110,6 @@ pub(crate) struct Server {
     /// Requests waiting for an instance.
     queued: std::sync::atomic::AtomicUsize,
     shutting_down: AtomicBool,
-    /// Where instances run, so long calls never hold the HTTP side.
-    model_threads: model_threads::ModelThreads,
 }
 
 impl Server {
@@ -188,7 +192,6 @@ pub async fn start(options: ServeOptions) -> Result<Running> {
         loader,
         metrics,
         shutting_down: AtomicBool::new(false),
-        model_threads: model_threads::ModelThreads::start()?,
     });
     let (stop, stop_rx) = watch::channel(false);
     let done = tokio::spawn(accept_loop(server, listener, stop_rx));
