@@ -58,6 +58,12 @@ pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine> {
         // instead of 0.02. The whole 4 GiB of wasm32 keeps every snapshot an image (the cost:
         // a compiled model holds its zero pages too, mapped, not read).
         .memory_guaranteed_dense_image_size(4 << 30);
+    // `EDGEINFER_PERFMAP=1` names the compiled wasm functions in /tmp/perf-<pid>.map, so that
+    // `perf record` can put the component's time on the guest's functions (BENCHMARKS.md,
+    // goal 2: the profile).
+    if std::env::var_os("EDGEINFER_PERFMAP").is_some() {
+        c.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if config.pooling {
         let mut pool = PoolingAllocationConfig::default();
         let n = config.max_instances.max(1);
