@@ -18,8 +18,6 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONNS=${CONNS:-32}
 VARIANTS=${VARIANTS:-"off=;b8=--max-batch 8;b32=--max-batch 32"}
-EDGEINFER=${EDGEINFER:-target/release/edgeinfer}
-PY="$HERE/.venv/bin/python"
 PORT=18011
 WORK=bench/work/batching
 # shellcheck source=tools/corpus_serve.sh

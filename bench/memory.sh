@@ -27,8 +27,6 @@ declare -A FLAGS=(
 CONNS=${CONNS:-16}
 DURATION=${DURATION:-10s}
 VARIANTS=${VARIANTS:-"default=;kr0=--keep-resident-mib 0;reuse=--reuse-instances;c$CONNS=--max-concurrency $CONNS;c$CONNS-reuse=--max-concurrency $CONNS --reuse-instances"}
-EDGEINFER=${EDGEINFER:-target/release/edgeinfer}
-PY="$HERE/.venv/bin/python"
 PORT=18012
 WORK=bench/work/memory
 # shellcheck source=tools/corpus_serve.sh

@@ -1,6 +1,9 @@
 # Sourced by the bench scripts that serve corpus models one after the other (batching.sh,
-# memory.sh): one server at a time on $PORT, its pid in $PID; one-row JSON requests by wrk.
-# Needs EDGEINFER, PY (bench/.venv's python), PORT and WORK set by the caller.
+# memory.sh), from the repository root: one server at a time on $PORT, its pid in $PID;
+# one-row JSON requests by wrk. The caller sets PORT and WORK; EDGEINFER may be set.
+
+EDGEINFER=${EDGEINFER:-target/release/edgeinfer}
+PY=bench/.venv/bin/python
 
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
 [ -x "$PY" ] || { echo "bench/.venv missing: run bench/serve.sh once (it creates it)" >&2; exit 1; }

@@ -1,5 +1,6 @@
 //! The `edgeinfer` binary as a user runs it: exit codes, one-line errors, outputs on disk.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -18,12 +19,18 @@ fn work_dir() -> PathBuf {
 }
 
 fn edgeinfer(args: &[&str]) -> Output {
+    edgeinfer_with_env(args, &[])
+}
+
+/// `edgeinfer` with the test cache, then `env` on top of it.
+fn edgeinfer_with_env(args: &[&str], env: &[(&str, &OsStr)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_edgeinfer"))
         .args(args)
         .env(
             "EDGEINFER_CACHE_DIR",
             root().join("target/edgeinfer-test-cache"),
         )
+        .envs(env.iter().copied())
         .output()
         .expect("running edgeinfer")
 }
@@ -221,13 +228,18 @@ fn the_compile_cache_is_bounded_and_never_fails_a_load() {
     std::fs::copy(packed_cnn(), &wasm).unwrap();
     let input = cnn_dir().join("inputs/input.npy");
     let infer = |cache: &Path, max_mib: &str| {
-        Command::new(env!("CARGO_BIN_EXE_edgeinfer"))
-            .args(["infer", wasm.to_str().unwrap(), "-i"])
-            .arg(&input)
-            .env("EDGEINFER_CACHE_DIR", cache)
-            .env("EDGEINFER_CACHE_MAX_MIB", max_mib)
-            .output()
-            .expect("running edgeinfer")
+        edgeinfer_with_env(
+            &[
+                "infer",
+                wasm.to_str().unwrap(),
+                "-i",
+                input.to_str().unwrap(),
+            ],
+            &[
+                ("EDGEINFER_CACHE_DIR", cache.as_os_str()),
+                ("EDGEINFER_CACHE_MAX_MIB", OsStr::new(max_mib)),
+            ],
+        )
     };
 
     // A regular file where the folder should be: nothing can be written under it.

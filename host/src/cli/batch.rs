@@ -48,11 +48,7 @@ pub(super) struct BatchArgs {
 }
 
 pub(super) fn run(args: BatchArgs) -> Result<u8> {
-    let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let jobs = args.jobs.unwrap_or_else(edgeinfer::runtime::cores);
     let mut config = args.limits.runtime_config(&[&args.model])?;
     config.max_instances = config.max_instances.max(jobs as u32 + 2);
     let runtime = edgeinfer::Runtime::new(config)?;

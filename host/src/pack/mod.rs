@@ -225,7 +225,7 @@ pub(crate) fn gzip_len(bytes: &[u8]) -> u64 {
 }
 
 /// A sibling temp path unique to this process and call.
-pub(crate) fn temp_path_for(path: &Path) -> PathBuf {
+fn temp_path_for(path: &Path) -> PathBuf {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut name = path.file_name().unwrap_or_default().to_os_string();

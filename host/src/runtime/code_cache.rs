@@ -44,13 +44,14 @@ pub(crate) fn store(entry: &Path, bytes: &[u8]) {
         );
         return;
     }
-    let evicted = evict_to_fit(dir, max_bytes(), entry);
+    let max = max_bytes();
+    let evicted = evict_to_fit(dir, max, entry);
     if evicted > 0 {
         tracing::info!(
             "compile cache {}: evicted {evicted} least recently used entries to stay under {} MiB \
              (EDGEINFER_CACHE_MAX_MIB)",
             dir.display(),
-            max_bytes() >> 20
+            max >> 20
         );
     }
 }

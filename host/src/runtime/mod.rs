@@ -253,6 +253,12 @@ fn check_fits_memory_limit(wasm: &[u8], limit: usize) -> Result<()> {
     Ok(())
 }
 
+/// The cores this process may use: how many instances run at once by default (`serve`'s
+/// `--max-concurrency`, `batch -j`), since an inference is CPU-bound.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 pub(crate) fn wasmtime_version() -> &'static str {
     "48.0.8"
 }

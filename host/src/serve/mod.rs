@@ -75,7 +75,7 @@ impl Default for ServeOptions {
             listen: "127.0.0.1:8080".into(),
             models: Vec::new(),
             weights: Vec::new(),
-            max_concurrency: cores(),
+            max_concurrency: crate::runtime::cores(),
             max_body_bytes: edgeinfer_protocol::oip::MAX_BODY_BYTES,
             reload_interval: Some(Duration::from_secs(2)),
             shutdown_grace: Duration::from_secs(10),
@@ -92,11 +92,6 @@ impl Default for ServeOptions {
             batching: BatchPolicy::default(),
         }
     }
-}
-
-/// The cores this process may use.
-pub(crate) fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 pub(crate) struct Server {
