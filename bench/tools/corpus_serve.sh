@@ -41,8 +41,8 @@ pack_corpus_model() {
 # wrk_load BODY CONNS DURATION: POSTs BODY to the model's infer route; prints wrk's RESULT line
 # (tools/post.lua).
 wrk_load() {
-  local out
-  out=$(BODY="$1" wrk -t2 -c"$2" -d"$3" --timeout 10s --latency -s bench/tools/post.lua \
+  local out threads=$(($2 < 2 ? $2 : 2)) # wrk wants at least one connection per thread
+  out=$(BODY="$1" wrk -t"$threads" -c"$2" -d"$3" --timeout 10s --latency -s bench/tools/post.lua \
     "http://127.0.0.1:$PORT/v2/models/model/infer" 2>&1) || true
   grep '^RESULT' <<<"$out" || echo "RESULT rps=0 non2xx=0 errors=1"
 }

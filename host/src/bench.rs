@@ -43,6 +43,12 @@ pub struct BenchReport {
     pub instantiate: Stats,
     /// Fresh instance to first answer: what a serverless request pays.
     pub cold: Stats,
+    /// Page faults the process took during one cold run (median): the fresh instance's first
+    /// touch of memory, which a warm instance no longer pays. 0 where the OS does not count.
+    pub cold_page_faults: i64,
+    /// Dropping an instance that answered: its memory slot is reset for the next one (with
+    /// madvise, or with memset up to `--keep-resident-mib`). Paid after the answer.
+    pub teardown: Stats,
     /// Answer from a reused instance.
     pub warm: Stats,
     /// Native tract on the same graph and input, if the ONNX was given.
@@ -55,10 +61,10 @@ pub struct BenchReport {
     pub memory_peak_bytes: usize,
 }
 
-fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<Duration> {
+fn time<T>(f: impl FnOnce() -> Result<T>) -> Result<(Duration, T)> {
     let start = Instant::now();
-    f()?;
-    Ok(start.elapsed())
+    let value = f()?;
+    Ok((start.elapsed(), value))
 }
 
 pub fn bench(
@@ -68,19 +74,36 @@ pub fn bench(
     runs: usize,
 ) -> Result<BenchReport> {
     let runs = runs.max(1);
-    let instantiate = (0..runs)
-        .map(|_| time(|| model.instantiate()))
-        .collect::<Result<Vec<_>>>()?;
-    let cold = (0..runs)
-        .map(|_| time(|| Ok(model.instantiate()?.infer(inputs)?)))
-        .collect::<Result<Vec<_>>>()?;
+    // Each clock stops at the answer. Dropping an instance resets its memory slot for the
+    // next one, which a host does after the answer has gone out: timed on its own.
+    let mut instantiate = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let (elapsed, instance) = time(|| model.instantiate())?;
+        instantiate.push(elapsed);
+        drop(instance);
+    }
+    let (mut cold, mut teardown, mut faults) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let faults_before = minor_page_faults();
+        let (elapsed, instance) = time(|| {
+            let mut instance = model.instantiate()?;
+            instance.infer(inputs)?;
+            Ok(instance)
+        })?;
+        cold.push(elapsed);
+        faults.push(minor_page_faults() - faults_before);
+        let start = Instant::now();
+        drop(instance);
+        teardown.push(start.elapsed());
+    }
+    faults.sort_unstable();
 
     let mut instance = model.instantiate()?;
     instance
         .infer(inputs)
         .context("the model rejected the benchmark input")?;
     let warm = (0..runs)
-        .map(|_| time(|| Ok(instance.infer(inputs)?)))
+        .map(|_| Ok(time(|| Ok(instance.infer(inputs)?))?.0))
         .collect::<Result<Vec<_>>>()?;
 
     let native = match native {
@@ -90,7 +113,7 @@ pub fn bench(
                 .context("native tract rejected the benchmark input")?;
             Some(Stats::from(
                 (0..runs)
-                    .map(|_| time(|| native.run(inputs)))
+                    .map(|_| Ok(time(|| native.run(inputs))?.0))
                     .collect::<Result<Vec<_>>>()?,
             ))
         }
@@ -102,10 +125,24 @@ pub fn bench(
         cold_over_warm: cold.median_ms / warm.median_ms,
         speed_vs_native: native.as_ref().map(|n| n.median_ms / warm.median_ms),
         cold,
+        cold_page_faults: faults[faults.len() / 2],
+        teardown: Stats::from(teardown),
         warm,
         native,
         memory_peak_bytes: instance.memory_peak_bytes(),
     })
+}
+
+/// Minor page faults of this process so far (first touches of mapped memory).
+fn minor_page_faults() -> i64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_SELF, &mut usage) != 0 {
+            return 0;
+        }
+        usage.ru_minflt as i64
+    }
 }
 
 /// Deterministic inputs for every declared input: floats in [0, 1), integers and bools 0.

@@ -147,7 +147,7 @@ fn bench_reports_cold_warm_and_native() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let r: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    for key in ["instantiate", "cold", "warm", "native"] {
+    for key in ["instantiate", "cold", "teardown", "warm", "native"] {
         assert_eq!(r[key]["runs"], 3, "{key}");
     }
     assert!(r["speed_vs_native"].as_f64().unwrap() > 0.0);

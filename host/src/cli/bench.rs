@@ -88,7 +88,12 @@ fn print_human(name: &str, r: &BenchReport) {
     println!("{name}: medians");
     row("instantiate", &r.instantiate);
     row("cold: fresh instance + infer", &r.cold);
+    println!(
+        "    page faults in a cold run      {:>10}",
+        r.cold_page_faults
+    );
     row("warm: infer on a live instance", &r.warm);
+    row("teardown (after the answer)", &r.teardown);
     if let Some(native) = &r.native {
         row("native tract (same graph)", native);
     }

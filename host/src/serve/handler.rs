@@ -217,8 +217,11 @@ pub(crate) async fn forward(
     let warm = if reuse { loaded.take_idle() } else { None };
     server.metrics.instance_used(&target.labels, warm.is_some());
     let (sender, receiver) = tokio::sync::oneshot::channel();
+    // The end of the call, told before the store is dropped: dropping it resets the instance's
+    // memory slot (milliseconds on a big model), which the client need not wait for.
+    let (ended_sender, ended) = tokio::sync::oneshot::channel();
     let server = server.clone();
-    let task = tokio::task::spawn(async move {
+    tokio::task::spawn(async move {
         let _in_flight = in_flight;
         let (mut store, proxy) = match warm {
             Some(warm) => (warm.store, Some(warm.proxy)),
@@ -241,7 +244,7 @@ pub(crate) async fn forward(
                 .await?;
             Ok::<_, wasmtime::Error>(proxy)
         };
-        match run.await {
+        let result = match run.await {
             Ok(proxy) => {
                 // Only an instance that answered is kept: one that trapped or overran its
                 // deadline is dropped with its store.
@@ -255,18 +258,27 @@ pub(crate) async fn forward(
                 Ok(())
             }
             Err(e) => Err(explain_failure(&store, e, deadline)),
-        }
+        };
+        // Nobody listens when the client went away.
+        let _ = ended_sender.send(result);
+        // The woken handler would wait in this worker's LIFO slot, which other workers do
+        // not steal from, until the drop below ends: let it send the answer first.
+        tokio::task::yield_now().await;
+        // The store, when not parked, drops here; the in-flight permit with it, so the
+        // concurrency limit still bounds the slots being reset.
     });
-    let ended = |task: Result<Result<(), OipError>, tokio::task::JoinError>| match task {
-        Ok(result) => result,
-        Err(e) => Err(OipError::new(500, format!("the request task failed: {e}"))),
+    // A task that panicked drops its sender without a word.
+    let ended = async {
+        ended
+            .await
+            .unwrap_or_else(|_| Err(OipError::new(500, "the request task failed")))
     };
     let response = match receiver.await {
         Ok(Ok(response)) => response,
         Ok(Err(code)) => return Err(OipError::new(500, format!("the model failed: {code:?}"))),
         // The component returned or trapped without answering.
         Err(_) => {
-            ended(task.await)?;
+            ended.await?;
             return Err(OipError::new(500, "the model returned without answering"));
         }
     };
@@ -275,7 +287,7 @@ pub(crate) async fn forward(
     // parked before the client can send its next request.
     let (parts, body) = response.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes());
-    ended(task.await)?;
+    ended.await?;
     let body =
         body.map_err(|e| OipError::new(500, format!("reading the model's answer: {e:?}")))?;
     Ok(Response::from_parts(parts, full(body)))
