@@ -10,14 +10,23 @@
 //!   writes sizes and links into every free chunk) is left between them. Big blocks go to the
 //!   system allocator, whose few free chunks cost a header each.
 //!
-//! After init every allocation goes to the system allocator; a freed arena block (a part of
-//! the plan, rarely freed) is left where it is.
+//! After init every allocation goes to a second heap (the `dlmalloc` crate) on memory grown
+//! past the end of the snapshot; a freed arena block (a part of the plan, rarely freed) is
+//! left where it is, and a freed system block goes back to the system allocator. Why a second
+//! heap: the system allocator marks the end of memory, so the snapshot's memory image spans
+//! all of its free space too. A call's scratch tensors placed there would land on image pages:
+//! a copy-on-write fault per page in a fresh instance, and a copy back from the image per page
+//! when a pool slot is reset. Above the snapshot they cost a zero-fill fault, or a memset.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 static PREINIT: AtomicBool = AtomicBool::new(false);
+
+/// End of linear memory when pre-initialization ended: memory at or above it belongs to the
+/// runtime heap. `usize::MAX` until then, and for good in a guest never pre-initialized.
+static SNAPSHOT_END: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 /// Block sizes of the arena; a request takes the smallest that fits.
 const CLASSES: [usize; 16] = [
@@ -145,10 +154,47 @@ unsafe fn zero(ptr: *mut u8, len: usize) {
     std::hint::black_box(ptr);
 }
 
+/// The heap of allocations made after init, above [`SNAPSHOT_END`].
+#[cfg(target_arch = "wasm32")]
+mod runtime_heap {
+    use std::cell::UnsafeCell;
+
+    struct SingleThreaded(UnsafeCell<dlmalloc::Dlmalloc>);
+    // SAFETY: wasm32 guests run one thread.
+    unsafe impl Sync for SingleThreaded {}
+
+    static HEAP: SingleThreaded = SingleThreaded(UnsafeCell::new(dlmalloc::Dlmalloc::new()));
+
+    pub(super) fn get() -> &'static mut dlmalloc::Dlmalloc {
+        // SAFETY: single-threaded, and no caller keeps the reference across another call
+        // into the allocator.
+        unsafe { &mut *HEAP.0.get() }
+    }
+
+    /// Where linear memory ends now.
+    pub(super) fn memory_end() -> usize {
+        core::arch::wasm32::memory_size(0) * 65536
+    }
+}
+
+/// Whether allocations now go to the runtime heap.
+fn after_init() -> bool {
+    cfg!(target_arch = "wasm32") && SNAPSHOT_END.load(Ordering::Relaxed) != usize::MAX
+}
+
+#[cfg(target_arch = "wasm32")]
+fn in_runtime_heap(ptr: *mut u8) -> bool {
+    ptr as usize >= SNAPSHOT_END.load(Ordering::Relaxed)
+}
+
 pub struct SnapshotAllocator;
 
 unsafe impl GlobalAlloc for SnapshotAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        #[cfg(target_arch = "wasm32")]
+        if after_init() {
+            return unsafe { runtime_heap::get().malloc(layout.size(), layout.align()) };
+        }
         if PREINIT.load(Ordering::Relaxed)
             && let Some(c) = class_of(layout)
         {
@@ -161,6 +207,10 @@ unsafe impl GlobalAlloc for SnapshotAllocator {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        #[cfg(target_arch = "wasm32")]
+        if after_init() {
+            return unsafe { runtime_heap::get().calloc(layout.size(), layout.align()) };
+        }
         if PREINIT.load(Ordering::Relaxed)
             && let Some(c) = class_of(layout)
         {
@@ -174,6 +224,10 @@ unsafe impl GlobalAlloc for SnapshotAllocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        #[cfg(target_arch = "wasm32")]
+        if after_init() && in_runtime_heap(ptr) {
+            return unsafe { runtime_heap::get().free(ptr, layout.size(), layout.align()) };
+        }
         let preinit = PREINIT.load(Ordering::Relaxed);
         let arena = arena();
         if arena.contains(ptr) {
@@ -190,10 +244,17 @@ unsafe impl GlobalAlloc for SnapshotAllocator {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if !PREINIT.load(Ordering::Relaxed) && !arena().contains(ptr) {
+        #[cfg(target_arch = "wasm32")]
+        if after_init() && in_runtime_heap(ptr) {
+            return unsafe {
+                runtime_heap::get().realloc(ptr, layout.size(), layout.align(), new_size)
+            };
+        }
+        if !PREINIT.load(Ordering::Relaxed) && !after_init() && !arena().contains(ptr) {
             return unsafe { System.realloc(ptr, layout, new_size) };
         }
-        // By hand, so the old block is zeroed, or returned to the arena, on the way.
+        // By hand, so the old block is zeroed, or returned to the arena, on the way; after
+        // init, so the new one comes from the runtime heap.
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         let new = unsafe { self.alloc(new_layout) };
         if !new.is_null() {
@@ -213,6 +274,8 @@ pub fn preinitializing<T>(f: impl FnOnce() -> T) -> T {
     let out = f();
     PREINIT.store(false, Ordering::Relaxed);
     arena().drop_free_lists();
+    #[cfg(target_arch = "wasm32")]
+    SNAPSHOT_END.store(runtime_heap::memory_end(), Ordering::Relaxed);
     scrub_stack();
     out
 }
