@@ -48,10 +48,11 @@ pub(super) struct ServeArgs {
     /// [default: 2]
     #[arg(long, value_name = "SECS")]
     reload_interval: Option<f64>,
-    /// MiB of each instance slot's memory reset with memset instead of madvise between
-    /// requests: fresh instances then take no copy-on-write faults, whose TLB shootdowns
-    /// stall the other cores (measured: +47% requests/s at 8 connections on 2 cores). Costs
-    /// resident memory per used slot; 0 turns it off
+    /// MiB of the pages a request wrote that its instance slot resets with memset instead of
+    /// madvise (on Linux 6.7+ only the written pages; elsewhere the slot's lowest MiB whole):
+    /// fresh instances then take no page faults, whose TLB shootdowns stall the other cores
+    /// (measured: +47% requests/s at 8 connections on 2 cores). Keeps those pages resident
+    /// per used slot; 0 turns it off
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     keep_resident_mib: usize,
     /// Keep instances that answered for the next request of the same model version, up to
