@@ -182,6 +182,8 @@ fn after_init() -> bool {
     cfg!(target_arch = "wasm32") && SNAPSHOT_END.load(Ordering::Relaxed) != usize::MAX
 }
 
+/// Whether `ptr` came from the runtime heap; never before init ([`SNAPSHOT_END`] is
+/// `usize::MAX` until then).
 #[cfg(target_arch = "wasm32")]
 fn in_runtime_heap(ptr: *mut u8) -> bool {
     ptr as usize >= SNAPSHOT_END.load(Ordering::Relaxed)
@@ -225,7 +227,7 @@ unsafe impl GlobalAlloc for SnapshotAllocator {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         #[cfg(target_arch = "wasm32")]
-        if after_init() && in_runtime_heap(ptr) {
+        if in_runtime_heap(ptr) {
             return unsafe { runtime_heap::get().free(ptr, layout.size(), layout.align()) };
         }
         let preinit = PREINIT.load(Ordering::Relaxed);
@@ -245,7 +247,7 @@ unsafe impl GlobalAlloc for SnapshotAllocator {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         #[cfg(target_arch = "wasm32")]
-        if after_init() && in_runtime_heap(ptr) {
+        if in_runtime_heap(ptr) {
             return unsafe {
                 runtime_heap::get().realloc(ptr, layout.size(), layout.align(), new_size)
             };

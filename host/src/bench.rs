@@ -92,9 +92,13 @@ pub fn bench(
         })?;
         cold.push(elapsed);
         faults.push(minor_page_faults() - faults_before);
-        let start = Instant::now();
-        drop(instance);
-        teardown.push(start.elapsed());
+        teardown.push(
+            time(|| {
+                drop(instance);
+                Ok(())
+            })?
+            .0,
+        );
     }
     faults.sort_unstable();
 
