@@ -10,10 +10,14 @@
 //! Modules: [`types`] are the tensors, metadata and errors the front doors convert from,
 //! [`state`] holds the one model of this instance, [`model`] loads and describes it,
 //! [`tensors`] validates and converts tensors, [`http`] answers OIP v2 requests, [`scrub`]
-//! keeps pack-time garbage (freed buffers, allocator bookkeeping) out of the snapshot.
+//! keeps pack-time garbage (freed buffers, allocator bookkeeping) out of the snapshot. With
+//! the `op-profile` feature, `op_profile` times every call's operators (for
+//! `edgeinfer bench --op-profile`; never in a shipped guest).
 
 pub mod http;
 mod model;
+#[cfg(feature = "op-profile")]
+mod op_profile;
 pub mod scrub;
 pub mod state;
 mod tensors;

@@ -157,8 +157,11 @@ impl LoadedModel {
             Some(specialized) if specialized.takes(&inputs) => &specialized.plan,
             _ => &self.plan,
         };
-        let results = plan
-            .run(inputs)
+        #[cfg(feature = "op-profile")]
+        let results = crate::op_profile::run(plan, inputs);
+        #[cfg(not(feature = "op-profile"))]
+        let results = plan.run(inputs);
+        let results = results
             .map_err(|e| Error::new(ErrorCode::RuntimeError, format!("inference failed: {e:#}")))?;
         results
             .into_iter()

@@ -6,6 +6,7 @@ use crate::native::NativeModel;
 use crate::runtime::{Metadata, Model};
 use crate::{DType, Tensor};
 use anyhow::{Context, Result};
+use edgeinfer_protocol::op_profile::{self, OpTime};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -135,6 +136,103 @@ pub fn bench(
         native,
         memory_peak_bytes: instance.memory_peak_bytes(),
     })
+}
+
+/// One operator kind's share of an inference: in the component and natively.
+#[derive(Clone, Debug, Serialize)]
+pub struct OpRow {
+    /// tract's operator name (`OptMatMul`, `DepthWise`, ...).
+    pub op: String,
+    /// Nodes of this kind in the component's plan.
+    pub nodes: u32,
+    /// Nodes of this kind in native tract's plan, which its optimizer built for this CPU's
+    /// kernels: a count that differs shows the two plans differ, not only their speed.
+    pub native_nodes: u32,
+    /// Median over the runs of the time one warm call spent in these nodes.
+    pub component_ms: f64,
+    /// The same natively; `None` without the ONNX or when native tract's plan has no such node.
+    pub native_ms: Option<f64>,
+}
+
+/// Per-operator times of a warm call, in the component and natively (median of `runs`
+/// calls each), sorted by the component's time. The component must carry a guest built with
+/// the engine's `op-profile` feature (`bench/op_profile.sh` builds one): only such a guest
+/// writes its times.
+pub fn op_profile(
+    model: &Model,
+    inputs: &[Tensor],
+    native: Option<&NativeModel>,
+    runs: usize,
+) -> Result<Vec<OpRow>> {
+    let runs = runs.max(1);
+    // A fresh instance per run keeps its captured stderr small; its second call is warm.
+    let mut component = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut instance = model.instantiate()?;
+        for _ in 0..2 {
+            instance
+                .infer(inputs)
+                .context("the model rejected the benchmark input")?;
+        }
+        let calls = op_profile::parse(&instance.stderr_text());
+        anyhow::ensure!(
+            calls.len() == 2,
+            "this component does not time its operators: pack it with an edgeinfer whose \
+             guest was built with the `op-profile` feature (bench/op_profile.sh does both)"
+        );
+        component.extend(calls.into_iter().nth(1));
+    }
+    let native_calls = match native {
+        Some(native) => {
+            native.run(inputs)?;
+            (0..runs)
+                .map(|_| native.run_timed(inputs))
+                .collect::<Result<Vec<_>>>()?
+        }
+        None => Vec::new(),
+    };
+    let median_ms = |calls: &[Vec<OpTime>], op: &str| {
+        let samples: Vec<Duration> = calls
+            .iter()
+            .filter_map(|call| call.iter().find(|t| t.op == op))
+            .map(|t| Duration::from_nanos(t.nanos))
+            .collect();
+        (!samples.is_empty()).then(|| Stats::from(samples).median_ms)
+    };
+    let native_nodes = |op: &str| {
+        native_calls
+            .first()
+            .and_then(|call| call.iter().find(|t| t.op == op))
+            .map_or(0, |t| t.nodes)
+    };
+    let mut rows: Vec<OpRow> = component[0]
+        .iter()
+        .map(|t| OpRow {
+            op: t.op.clone(),
+            nodes: t.nodes,
+            native_nodes: native_nodes(&t.op),
+            component_ms: median_ms(&component, &t.op).unwrap_or(0.0),
+            native_ms: median_ms(&native_calls, &t.op),
+        })
+        .collect();
+    // Operators only native tract's plan has (its optimizer picks kernels for this CPU).
+    if let Some(first) = native_calls.first() {
+        let native_only: Vec<&OpTime> = first
+            .iter()
+            .filter(|t| !rows.iter().any(|r| r.op == t.op))
+            .collect();
+        for t in native_only {
+            rows.push(OpRow {
+                op: t.op.clone(),
+                nodes: 0,
+                native_nodes: t.nodes,
+                component_ms: 0.0,
+                native_ms: median_ms(&native_calls, &t.op),
+            });
+        }
+    }
+    rows.sort_by(|a, b| b.component_ms.total_cmp(&a.component_ms));
+    Ok(rows)
 }
 
 /// Minor page faults of this process so far (first touches of mapped memory).

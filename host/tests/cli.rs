@@ -271,3 +271,66 @@ fn the_compile_cache_is_bounded_and_never_fails_a_load() {
         "{left:?}"
     );
 }
+
+/// `bench --op-profile` needs a guest built to time its operators; the shipped one is not,
+/// and the error says how to get one.
+#[test]
+fn op_profile_of_a_shipped_guest_says_how_to_get_one() {
+    fails_with(
+        &["bench", packed_cnn(), "--op-profile", "--runs", "1"],
+        "does not time its operators",
+    );
+}
+
+/// Native tract's per-operator times cover every node of its plan once, and read back from
+/// the guest's line format unchanged.
+#[test]
+fn native_op_times_cover_the_plan() {
+    use edgeinfer::native::NativeModel;
+    use edgeinfer_protocol::op_profile;
+    let native =
+        NativeModel::from_onnx(&cnn_dir().join("model.onnx"), &Default::default()).unwrap();
+    let input =
+        edgeinfer::npy::read_npy_file(&cnn_dir().join("inputs/input.npy"), "input").unwrap();
+    let times = native.run_timed(std::slice::from_ref(&input)).unwrap();
+    let ops: Vec<&str> = times.iter().map(|t| t.op.as_str()).collect();
+    assert!(ops.contains(&"OptMatMul"), "{ops:?}");
+    assert!(ops.contains(&"Source"), "{ops:?}");
+    assert!(times.iter().map(|t| t.nodes).sum::<u32>() >= 6, "{times:?}");
+    assert!(times.iter().any(|t| t.nanos > 0), "{times:?}");
+    assert_eq!(op_profile::parse(&op_profile::format(&times)), vec![times]);
+}
+
+/// `pack --guest` pre-initializes the given guest: the embedded one, written to a file,
+/// packs the same model as the default.
+#[test]
+fn pack_with_another_guest_file() {
+    let guest = work_dir().join("generic-guest.wasm");
+    std::fs::write(&guest, edgeinfer::GENERIC_GUEST).unwrap();
+    let onnx = cnn_dir().join("model.onnx");
+    let out = work_dir().join("cnn-own-guest.wasm");
+    let o = edgeinfer(&[
+        "pack",
+        onnx.to_str().unwrap(),
+        "--guest",
+        guest.to_str().unwrap(),
+        "--name",
+        "digits",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info = |wasm: &str| stdout(&edgeinfer(&["info", wasm, "--json"]));
+    assert_eq!(info(out.to_str().unwrap()), info(packed_cnn()));
+    fails_with(
+        &[
+            "pack",
+            onnx.to_str().unwrap(),
+            "--guest",
+            "no-such-guest.wasm",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        "no-such-guest.wasm",
+    );
+}

@@ -6,6 +6,7 @@
 //! - [`pack`]: the payload `edgeinfer pack` hands to the generic guest at pre-init time.
 //! - [`oip`]: the Open Inference Protocol v2 REST codec (routes, JSON and binary tensors).
 //! - [`npy`] (feature `npy`, host only): `.npy` arrays.
+//! - [`op_profile`]: per-operator times a guest built to time its operators writes to stderr.
 #![deny(unsafe_code)]
 #![warn(unreachable_pub)]
 
@@ -13,6 +14,7 @@ pub mod dtype;
 #[cfg(feature = "npy")]
 pub mod npy;
 pub mod oip;
+pub mod op_profile;
 pub mod pack;
 #[cfg(feature = "tract")]
 pub mod tract;

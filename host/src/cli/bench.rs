@@ -1,7 +1,7 @@
 use super::{LimitArgs, NamedPath, dims_map, load_model, parse_dim, read_inputs};
 use anyhow::{Context, Result};
 use clap::Args;
-use edgeinfer::bench::{BenchReport, Stats, bench, synthetic_inputs};
+use edgeinfer::bench::{BenchReport, OpRow, Stats, bench, op_profile, synthetic_inputs};
 use edgeinfer::native::NativeModel;
 use edgeinfer::pack::{DimValue, InputShape, InputValue, ShapeRequest};
 use std::path::PathBuf;
@@ -39,6 +39,11 @@ pub(super) struct BenchArgs {
     /// default here, is what a serverless host gives a fresh instance
     #[arg(long, value_name = "MIB", default_value_t = 0)]
     keep_resident_mib: usize,
+    /// Time each operator kind of a warm call, in the component and (with --onnx)
+    /// natively, instead of the usual report. Needs a component packed with a guest built
+    /// with the `op-profile` feature: bench/op_profile.sh builds one and runs this
+    #[arg(long)]
+    op_profile: bool,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -69,6 +74,15 @@ pub(super) fn run(args: BenchArgs) -> Result<()> {
             .with_context(|| format!("native tract on {}", onnx.display()))
         })
         .transpose()?;
+    if args.op_profile {
+        let rows = op_profile(&model, &inputs, native.as_ref(), args.runs)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        } else {
+            print_op_profile(&metadata.name, &rows, args.runs);
+        }
+        return Ok(());
+    }
     let report = bench(&model, &inputs, native.as_ref(), args.runs)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -111,4 +125,37 @@ fn print_human(name: &str, r: &BenchReport) {
         "  guest memory peak              {:>10.1} MiB",
         r.memory_peak_bytes as f64 / (1 << 20) as f64
     );
+}
+
+fn print_op_profile(name: &str, rows: &[OpRow], runs: usize) {
+    let total: f64 = rows.iter().map(|r| r.component_ms).sum();
+    let native_total: f64 = rows.iter().filter_map(|r| r.native_ms).sum();
+    println!("{name}: time per operator kind in one warm call, median of {runs} calls");
+    println!(
+        "| operator | nodes (component / native) | component ms | share | native ms | component / native |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let (native, ratio) = match r.native_ms {
+            Some(n) if r.component_ms > 0.0 => {
+                (format!("{n:.3}"), format!("{:.2}x", r.component_ms / n))
+            }
+            Some(n) => (format!("{n:.3}"), String::new()),
+            None => (String::new(), String::new()),
+        };
+        println!(
+            "| {} | {} / {} | {:.3} | {:.1}% | {native} | {ratio} |",
+            r.op,
+            r.nodes,
+            r.native_nodes,
+            r.component_ms,
+            100.0 * r.component_ms / total.max(f64::MIN_POSITIVE)
+        );
+    }
+    let native = if native_total > 0.0 {
+        format!("{native_total:.3}")
+    } else {
+        String::new()
+    };
+    println!("| sum | | {total:.3} | | {native} | |");
 }

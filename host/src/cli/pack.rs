@@ -16,6 +16,10 @@ pub(super) struct PackArgs {
     /// jco), or a Fastly Compute package (pkg/<name>.tar.gz for `fastly compute deploy`)
     #[arg(long, value_enum, default_value = "component")]
     target: Target,
+    /// Pre-initialize this generic guest (.wasm component) instead of the embedded one: for
+    /// experiments on the guest (bench/guest_variant.sh, bench/op_profile.sh)
+    #[arg(long, value_name = "FILE", hide = true)]
+    guest: Option<PathBuf>,
     /// Model name reported by the component [default: the model's file stem]
     #[arg(long)]
     name: Option<String>,
@@ -94,6 +98,7 @@ fn options(args: &PackArgs) -> PackOptions {
         no_specialize: args.no_specialize,
         cache_dir: cache_dir(),
         memory_limit: args.memory_limit.map(|mib| mib << 20),
+        guest: args.guest.clone(),
         progress: if args.json {
             Progress::default()
         } else {
@@ -189,6 +194,9 @@ fn print_json(
 const FIT_RUNS: usize = 7;
 
 fn pack_fastly(args: PackArgs, options: PackOptions) -> Result<()> {
+    if args.guest.is_some() {
+        anyhow::bail!("--guest replaces the component's guest; the Fastly module has its own");
+    }
     if args.precompile {
         anyhow::bail!(
             "--precompile makes a .cwasm for wasmtime; Fastly compiles the module itself"

@@ -38,6 +38,9 @@ pub struct PackOptions {
     /// Linear memory the guest may use while it loads and optimizes the model; default
     /// [`DEFAULT_PREINIT_MEMORY_LIMIT`].
     pub memory_limit: Option<usize>,
+    /// A generic guest component to pre-initialize instead of the embedded one (guest
+    /// experiments: another build of `edgeinfer-guest`).
+    pub guest: Option<PathBuf>,
     /// Told each stage as it starts (a big model takes a while in each).
     pub progress: Progress,
 }

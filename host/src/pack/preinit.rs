@@ -47,7 +47,14 @@ pub(super) fn snapshot(
     // Instrumenting is deterministic, so the cache (keyed by the instrumented bytes) spares
     // the compile on every pack after the first.
     let wizer = wizer();
-    let (cx, instrumented) = wizer.instrument_component(crate::GENERIC_GUEST)?;
+    let custom_guest = match &options.guest {
+        Some(path) => Some(
+            std::fs::read(path).with_context(|| format!("reading the guest {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let generic_guest = custom_guest.as_deref().unwrap_or(crate::GENERIC_GUEST);
+    let (cx, instrumented) = wizer.instrument_component(generic_guest)?;
     let guest = match cache_dir {
         Some(dir) => runtime.load_bytes_cached(&instrumented, dir)?,
         None => runtime.load_bytes(&instrumented)?,
