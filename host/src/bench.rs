@@ -1,6 +1,7 @@
 //! Timings of a model component: instantiation, cold first answer (fresh instance), warm
 //! answer (reused instance) and, given the ONNX, native tract on the same input in the same
 //! run. Medians over repeated runs; comparisons as ratios, never as absolute assertions.
+//! [`op_profile`] splits a warm call by operator kind, in the component and natively.
 
 use crate::native::NativeModel;
 use crate::runtime::{Metadata, Model};
@@ -177,8 +178,8 @@ pub fn op_profile(
         let calls = op_profile::parse(&instance.stderr_text());
         anyhow::ensure!(
             calls.len() == 2,
-            "this component does not time its operators: pack it with an edgeinfer whose \
-             guest was built with the `op-profile` feature (bench/op_profile.sh does both)"
+            "this component does not time its operators: pack it with a guest built with the \
+             engine's `op-profile` feature (`pack --guest`; bench/op_profile.sh does both)"
         );
         component.extend(calls.into_iter().nth(1));
     }
