@@ -7,7 +7,9 @@
 #
 # Builds the guest with the engine's `op-profile` feature (it times every node and writes the
 # times to stderr; never shipped) into target/variant-op-profile, then packs each model with
-# it (`pack --guest`). Timing each node adds a clock read per node, under 1% on these models.
+# it (`pack --guest`). Timing each node adds two clock reads per node: lost in the noise on
+# the CNNs (the classifier's operator sum, 3.57 ms, is below its plain warm median, 3.6-3.7
+# ms), not negligible on a microsecond model such as sklearn-mlp-reg.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 RUNS=${1:-10}

@@ -15,8 +15,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
 mkdir -p bench/results
 
-# Every model packed by one edgeinfer shares the component glue (bundle.mjs's fingerprint).
-glue() { timeout 300 node scripts/bundle.mjs "$1" -o dist/glue --glue-only; }
+# Every model packed by one edgeinfer shares the component glue (bundle.mjs's fingerprint), so
+# it is transpiled once, from the first component packed.
+glued=
+glue() {
+  [ -z "$glued" ] || return 0
+  timeout 300 node scripts/bundle.mjs "$1" -o dist/glue --glue-only
+  glued=1
+}
 
 if [ "${1:-}" != "--panel" ]; then
   CLS=$MODELS/real/ppocr-cls
