@@ -67,7 +67,7 @@ fn convert(path: &Path, request: &ShapeRequest) -> Result<Converted> {
         .model_for_read(&mut &nnef[..])
         .and_then(|mut m| {
             edgeinfer_ops::repair_reloaded(&mut m)?;
-            m.into_optimized()
+            edgeinfer_ops::optimize(m)
         })
         .map_err(|e| anyhow::anyhow!("{e:#}"))
         .context("the NNEF form of this model does not load back into tract")?;

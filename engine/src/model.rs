@@ -82,8 +82,7 @@ impl LoadedModel {
             (Some(sizes), true) => specialize(&model, sizes)?,
             _ => None,
         };
-        let plan = model
-            .into_optimized()
+        let plan = edgeinfer_ops::optimize(model)
             .and_then(|m| m.into_runnable())
             .map_err(|e| load_error("optimizing the model", e))?;
         let mut properties: Vec<(String, String)> = manifest
@@ -255,7 +254,7 @@ fn specialize(
         .collect();
     let plan = model
         .set_symbols(&substitutions)
-        .and_then(|m| m.into_optimized())
+        .and_then(edgeinfer_ops::optimize)
         .and_then(|m| m.into_runnable())
         .map_err(error)?;
     Ok(Some(SpecializedPlan {

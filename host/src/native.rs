@@ -18,14 +18,15 @@ pub struct NativeModel {
 }
 
 impl NativeModel {
-    /// Converts the ONNX model exactly as `pack` does, then optimizes it for this CPU.
+    /// Converts the ONNX model exactly as `pack` does, then optimizes it for this CPU with the
+    /// guest's rewrites (`edgeinfer_ops::optimize`), so both run the same plan.
     pub fn from_onnx(path: &Path, shapes: &ShapeRequest) -> Result<NativeModel> {
         let converted = onnx_to_nnef(path, shapes)?;
         let plan = nnef()
             .model_for_read(&mut &converted.nnef[..])
             .and_then(|mut m| {
                 edgeinfer_ops::repair_reloaded(&mut m)?;
-                m.into_optimized()
+                edgeinfer_ops::optimize(m)
             })
             .and_then(|m| m.into_runnable())
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;

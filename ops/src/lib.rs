@@ -15,7 +15,10 @@
 //!   - [`repair_reloaded`]: works around two tract 0.23.9 bugs that make a model read back
 //!     from NNEF fail to optimize (a Scan over a constant, a Downsample after a Reshape of its
 //!     axis); the guest calls it between reading the NNEF and optimizing, and so does pack's
-//!     round-trip check.
+//!     round-trip check;
+//!   - [`optimize()`]: tract's optimizer, then rewrites of nodes its plan still runs slowly (a
+//!     softmax over an axis that is not the innermost); the guest, pack's round-trip check
+//!     and the native baseline all build their plans with it.
 //! - **pack time** (feature `onnx`, host only): the ONNX loaders. [`register_onnx`] adds them to
 //!   a `tract_onnx::Onnx`. Most operators decompose at load time into tract core ops (so they
 //!   need nothing new in the guest and serialize to NNEF as they are):
@@ -46,8 +49,10 @@ pub mod core_forms;
 pub mod nnef;
 #[cfg(feature = "onnx")]
 pub mod onnx;
+pub mod optimize;
 pub mod repair;
 
+pub use optimize::optimize;
 pub use repair::repair_reloaded;
 
 #[cfg(feature = "onnx")]
