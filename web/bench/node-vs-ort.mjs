@@ -172,7 +172,9 @@ async function main() {
     for (const engine of ['ours', 'ort']) { // interleaved: both see the same machine load
       if (errors[engine]) continue;
       try {
-        const stdout = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--engine', engine, ...childArgs],
+        // Node's own flags too (e.g. --experimental-wasm-relaxed-simd, which Node 20 needs).
+        const stdout = execFileSync(process.execPath,
+          [...process.execArgv, fileURLToPath(import.meta.url), '--engine', engine, ...childArgs],
           { timeout: 600_000, maxBuffer: 256 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
         raw[engine].push(JSON.parse(stdout));
       } catch (e) {

@@ -7,6 +7,8 @@
 #   EDGEINFER=... web/bench/run.sh --panel [--procs 3]
 #     issue 12's panel (bench/tools/panel.sh; the corpus must be fetched:
 #     models/corpus/fetch), one row per model, each packed with the flags serve uses.
+#     PACK_FLAGS are added to every pack (e.g. --guest /abs/path.wasm, a variant guest) and NODE_FLAGS
+#     to every node (e.g. --experimental-wasm-relaxed-simd, which Node 20 needs for one).
 set -euo pipefail
 # EDGEINFER and MODELS are relative to where the script is called from.
 EDGEINFER=$(realpath -m "${EDGEINFER:-$(dirname "${BASH_SOURCE[0]}")/../../target/release/edgeinfer}")
@@ -43,12 +45,13 @@ for name in $PANEL; do
   [ -f "$case_dir/model.onnx" ] || { echo "| $name | not fetched | | | | | | | |"; continue; }
   wasm=bench/results/$name.wasm
   # shellcheck disable=SC2086
-  timeout 600 "$EDGEINFER" pack "$case_dir/model.onnx" -o "$wasm" ${PANEL_FLAGS[$name]:-} >/dev/null 2>&1 ||
+  timeout 600 "$EDGEINFER" pack "$case_dir/model.onnx" -o "$wasm" ${PANEL_FLAGS[$name]:-} ${PACK_FLAGS:-} >/dev/null 2>&1 ||
     { echo "| $name | pack failed | | | | | | | |"; continue; }
   glue "$wasm" >/dev/null
   # --input NAME=FILE for each of the case's inputs
   mapfile -t inputs < <(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))
 for i in c["inputs"]: print("--input"); print(i["name"] + "=" + sys.argv[2] + "/" + i["file"])' "$case_dir/case.json" "$case_dir")
-  timeout 1800 node bench/node-vs-ort.mjs --wasm "$wasm" --onnx "$case_dir/model.onnx" \
+  # shellcheck disable=SC2086
+  timeout 1800 node ${NODE_FLAGS:-} bench/node-vs-ort.mjs --wasm "$wasm" --onnx "$case_dir/model.onnx" \
     "${inputs[@]}" --procs 3 --warmup-ms 5000 --runs-ms 10000 --table-row --name "$name" "$@"
 done
