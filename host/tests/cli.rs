@@ -272,6 +272,82 @@ fn the_compile_cache_is_bounded_and_never_fails_a_load() {
     );
 }
 
+/// `--deadline 0` runs code compiled without the deadline's checks: the same answers, its own
+/// compile-cache entry, a `.cwasm` of the other kind named as such, and `serve` refuses it.
+#[test]
+fn deadline_zero_runs_without_one_and_serve_refuses_it() {
+    let wasm = work_dir().join("cnn-nodeadline.wasm");
+    std::fs::copy(packed_cnn(), &wasm).unwrap();
+    let cache = work_dir().join("nodeadline-cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let input = cnn_dir().join("inputs/input.npy");
+    let infer = |model: &str, deadline: &str, out: &str| {
+        let out = work_dir().join(out);
+        let o = edgeinfer_with_env(
+            &[
+                "infer",
+                model,
+                "-i",
+                input.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+                "--deadline",
+                deadline,
+            ],
+            &[("EDGEINFER_CACHE_DIR", cache.as_os_str())],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        (
+            edgeinfer::npy::read_npy_file(&out.join("probs.npy"), "probs").unwrap(),
+            stderr(&o),
+        )
+    };
+    let (checked, _) = infer(wasm.to_str().unwrap(), "30", "deadline-30");
+    let (unchecked, _) = infer(wasm.to_str().unwrap(), "0", "deadline-0");
+    assert_eq!(unchecked, checked);
+    let want =
+        edgeinfer::npy::read_npy_file(&cnn_dir().join("expected/probs.npy"), "probs").unwrap();
+    assert!(unchecked.max_abs_diff(&want).unwrap() <= 1e-5);
+    let mut entries: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    assert_eq!(entries.len(), 2, "one compiled code per kind: {entries:?}");
+    assert!(entries[0].ends_with("-s2-nodeadline.cwasm"), "{entries:?}");
+    // Each kind finds its own entry again instead of overwriting the other's.
+    infer(wasm.to_str().unwrap(), "0", "deadline-0-again");
+    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
+
+    // The .cwasm beside the packed model was compiled with the checks: skipped with a
+    // warning that names the flag, and refused when asked for by name.
+    let (beside, warning) = infer(packed_cnn(), "0", "deadline-0-beside");
+    assert_eq!(beside, checked);
+    assert!(warning.contains("--deadline"), "{warning}");
+    let cwasm = Path::new(packed_cnn()).with_extension("cwasm");
+    let input = input.to_str().unwrap();
+    fails_with(
+        &[
+            "infer",
+            cwasm.to_str().unwrap(),
+            "-i",
+            input,
+            "--deadline",
+            "0",
+        ],
+        "--deadline",
+    );
+
+    fails_with(
+        &["serve", packed_cnn(), "--deadline", "0"],
+        "serve needs a deadline",
+    );
+    fails_with(
+        &["infer", packed_cnn(), "-i", input, "--deadline=-1"],
+        "or 0 for none",
+    );
+}
+
 /// `bench --op-profile` needs a guest built to time its operators; the shipped one is not,
 /// and the error says how to get one.
 #[test]

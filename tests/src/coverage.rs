@@ -201,7 +201,7 @@ impl Runner {
     pub fn new(out_dir: PathBuf) -> Result<Runner> {
         let runtime = Runtime::new(RuntimeConfig {
             memory_limit: 4 << 30,
-            deadline: Duration::from_secs(300),
+            deadline: Some(Duration::from_secs(300)),
             max_instances: 4,
             ..RuntimeConfig::default()
         })?;

@@ -182,6 +182,21 @@ fn npy_records_match_single_infer_calls() {
         report(&dir.join("out.report.json"))["records"]["skipped"],
         24
     );
+
+    // Without a deadline (code without its checks): the same outputs, bit for bit.
+    let unchecked = dir.join("out-deadline-0");
+    let o = batch(&[
+        wasm.to_str().unwrap(),
+        dir.join("in").to_str().unwrap(),
+        "-o",
+        unchecked.to_str().unwrap(),
+        "-j",
+        "2",
+        "--deadline",
+        "0",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    check_npy_outputs(&unchecked, &model, &records);
 }
 
 #[test]

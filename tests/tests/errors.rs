@@ -5,7 +5,7 @@ mod common;
 
 use common::{model_case, runtime};
 use edgeinfer::runtime::code_name;
-use edgeinfer::{DType, InferError, Tensor};
+use edgeinfer::{DType, InferError, Runtime, RuntimeConfig, Tensor};
 use std::time::Duration;
 
 fn cnn_input() -> Tensor {
@@ -95,7 +95,7 @@ fn deadline_stops_a_long_inference_and_the_model_keeps_serving() {
     let case = model_case("real", "ppocr-det");
     let (_, model) = case.packed().unwrap();
     let mut instance = model.instantiate().unwrap();
-    instance.set_deadline(Duration::from_millis(1));
+    instance.set_deadline(Duration::from_millis(1)).unwrap();
     let err = instance.infer(&case.inputs()).unwrap_err();
     assert!(matches!(err, InferError::Timeout(_)), "{err:?}");
     assert!(err.to_string().contains("deadline"), "{err}");
@@ -106,6 +106,35 @@ fn deadline_stops_a_long_inference_and_the_model_keeps_serving() {
     ));
     let outputs = model.instantiate().unwrap().infer(&case.inputs()).unwrap();
     common::compare(&outputs, &case.expected(), case.tolerance).unwrap();
+}
+
+/// `--deadline 0`: code compiled without epoch checks computes the same answers, bit for bit,
+/// and its instances refuse a deadline they could not enforce.
+#[test]
+fn without_a_deadline_a_model_answers_the_same_and_refuses_one() {
+    let case = model_case("real", "ppocr-cls");
+    let (wasm, model) = case.packed().unwrap();
+    let with_deadline = model.infer(&case.inputs()).unwrap();
+
+    let runtime = Runtime::new(RuntimeConfig {
+        deadline: None,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let unchecked = runtime
+        .load_cached(&wasm, Some(&common::cache_dir()))
+        .unwrap();
+    let mut instance = unchecked.instantiate().unwrap();
+    let outputs = instance.infer(&case.inputs()).unwrap();
+    assert_eq!(outputs, with_deadline);
+    common::compare(&outputs, &case.expected(), case.tolerance).unwrap();
+
+    let refused = instance.set_deadline(Duration::from_millis(1)).unwrap_err();
+    assert!(
+        refused.to_string().contains("without a deadline"),
+        "{refused}"
+    );
+    assert_eq!(instance.infer(&case.inputs()).unwrap(), with_deadline);
 }
 
 #[test]

@@ -1037,7 +1037,7 @@ fn reused_instances_answer_like_fresh_ones_and_one_that_overran_is_dropped() {
         models: vec![spec(&cls_wasm), spec(&slow)],
         reuse_instances: true,
         runtime: edgeinfer::RuntimeConfig {
-            deadline: Duration::from_millis(500),
+            deadline: Some(Duration::from_millis(500)),
             ..defaults.runtime.clone()
         },
         ..defaults
@@ -1362,7 +1362,7 @@ fn a_batch_that_overruns_its_deadline_is_run_again_request_by_request() {
             window: Duration::from_millis(250),
         },
         runtime: edgeinfer::RuntimeConfig {
-            deadline: alone * 3,
+            deadline: Some(alone * 3),
             ..defaults.runtime.clone()
         },
         ..defaults

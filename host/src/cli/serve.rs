@@ -241,7 +241,7 @@ mod tests {
         assert_eq!(from_file.listen, "127.0.0.1:9000");
         assert_eq!(from_file.max_concurrency, 4);
         assert_eq!(from_file.batching.max_batch, 8);
-        assert_eq!(from_file.runtime.deadline, Duration::from_secs(5));
+        assert_eq!(from_file.runtime.deadline, Some(Duration::from_secs(5)));
         assert_eq!(
             from_file.max_body_bytes,
             64 << 20,
@@ -263,7 +263,7 @@ mod tests {
         assert_eq!(flags.listen, "127.0.0.1:9001");
         assert_eq!(flags.max_concurrency, 16);
         assert_eq!(flags.batching.max_batch, 1);
-        assert_eq!(flags.runtime.deadline, Duration::from_secs(2));
+        assert_eq!(flags.runtime.deadline, Some(Duration::from_secs(2)));
         assert_eq!(flags.models[0].path, dir.path().join("m.wasm"));
     }
 }

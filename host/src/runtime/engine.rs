@@ -13,7 +13,12 @@ pub struct RuntimeConfig {
     /// Largest linear memory an instance may grow to (bytes).
     pub memory_limit: usize,
     /// Wall-clock budget of one `infer` or `metadata` call; past it the guest is interrupted.
-    pub deadline: Duration,
+    ///
+    /// `None` runs without one, for trusted batch runs and benchmarks: the code is then
+    /// compiled without wasmtime's epoch checks, which cost 14-27% of a CNN's call (a check at
+    /// every loop header makes Cranelift keep the loop's vectors on the stack; BENCHMARKS.md,
+    /// goal 2), and a model that loops is never stopped. `serve` refuses it.
+    pub deadline: Option<Duration>,
     /// Instances that may exist at once (sizes the pooling allocator).
     pub max_instances: u32,
     /// Use the pooling allocator (pre-reserved slots, fastest instantiation). Off, instances
@@ -30,7 +35,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             memory_limit: 1 << 30,
-            deadline: Duration::from_secs(30),
+            deadline: Some(Duration::from_secs(30)),
             max_instances: 64,
             pooling: true,
             memory_keep_resident: 0,
@@ -48,7 +53,7 @@ pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine> {
         .wasm_relaxed_simd(true)
         // As `wasmtime wizer` does: identical results whatever CPU runs the snapshot.
         .relaxed_simd_deterministic(true)
-        .epoch_interruption(true)
+        .epoch_interruption(config.deadline.is_some())
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
         .parallel_compilation(true)
         // A snapshot's memory is one copy-on-write image, mapped at instantiation, only

@@ -59,8 +59,8 @@ impl HostState {
 
     /// Why a call into this store's instance failed: deadline, memory limit, or a trap with
     /// what the guest wrote to stderr.
-    pub(crate) fn failure(&self, e: wasmtime::Error, deadline: Duration) -> InferError {
-        if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+    pub(crate) fn failure(&self, e: wasmtime::Error, deadline: Option<Duration>) -> InferError {
+        if let (Some(deadline), Some(Trap::Interrupt)) = (deadline, e.downcast_ref::<Trap>()) {
             return InferError::Timeout(deadline);
         }
         if let Some(asked) = self.limits.denied {
@@ -398,7 +398,8 @@ pub struct Instance {
     raw: wasmtime::component::Instance,
     bindings: ModelComponent,
     poisoned: bool,
-    deadline: Duration,
+    /// `None` when the runtime has none (see [`RuntimeConfig::deadline`]).
+    deadline: Option<Duration>,
 }
 
 impl Instance {
@@ -431,9 +432,17 @@ impl Instance {
         }
     }
 
-    /// Changes the deadline of the next calls (default: the runtime's).
-    pub fn set_deadline(&mut self, deadline: Duration) {
-        self.deadline = deadline;
+    /// Changes the deadline of the next calls (default: the runtime's). Refused on a runtime
+    /// made without a deadline: its code has no epoch checks that could stop a call.
+    pub fn set_deadline(&mut self, deadline: Duration) -> Result<()> {
+        if self.deadline.is_none() {
+            anyhow::bail!(
+                "this instance's runtime was made without a deadline (RuntimeConfig::deadline \
+                 None), so its calls cannot be given one"
+            );
+        }
+        self.deadline = Some(deadline);
+        Ok(())
     }
 
     /// Lowers the memory limit of this instance (it cannot exceed the runtime's).
@@ -467,7 +476,9 @@ impl Instance {
     }
 
     fn arm_deadline(&mut self) {
-        self.store.set_epoch_deadline(deadline_ticks(self.deadline));
+        if let Some(deadline) = self.deadline {
+            self.store.set_epoch_deadline(deadline_ticks(deadline));
+        }
     }
 
     fn call_failure(&mut self, e: wasmtime::Error) -> InferError {

@@ -3,7 +3,9 @@
 //! A [`Runtime`] owns the wasmtime engine (SIMD, pooling allocator, epoch interruption) and
 //! the WASI linker; [`Runtime::load`] compiles or maps a component into a [`Model`]; each
 //! [`Instance`] of a model is a sandbox with its own memory cap and per-call deadline, and
-//! gets no files, no network, no environment.
+//! gets no files, no network, no environment. A runtime made without a deadline
+//! ([`RuntimeConfig::deadline`] `None`) compiles its code without epoch checks, so its
+//! compiled code is cached apart from the default's.
 
 pub mod bindings;
 pub mod code_cache;
@@ -25,6 +27,10 @@ use wasmtime::{Engine, Store};
 /// older edgeinfer is not reused.
 const COMPILE_SETTINGS: &str = "s2";
 
+/// What the compile cache's key adds for a runtime without a deadline: its code has no epoch
+/// checks, and wasmtime refuses to load one kind of code in the other's engine.
+const NO_DEADLINE_SETTINGS: &str = "-nodeadline";
+
 pub(crate) use instance::HostState;
 
 #[derive(Clone)]
@@ -36,7 +42,8 @@ struct RuntimeInner {
     engine: Engine,
     linker: Linker<HostState>,
     config: RuntimeConfig,
-    _ticker: engine::EpochTicker,
+    /// Only with a deadline: without one the code has no epoch checks to tick for.
+    _ticker: Option<engine::EpochTicker>,
 }
 
 impl Runtime {
@@ -48,7 +55,10 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         // Packed components also export the OIP over wasi:http and so import its types.
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
-        let ticker = engine::EpochTicker::start(&engine);
+        let ticker = config
+            .deadline
+            .is_some()
+            .then(|| engine::EpochTicker::start(&engine));
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
@@ -81,8 +91,10 @@ impl Runtime {
         // bounded by its memory, which the limiter caps already; wasmtime's default of 128
         // MiB would refuse big outputs and models.
         store.set_hostcall_fuel(self.inner.config.memory_limit.max(128 << 20));
-        // Epoch interruption is on: without a deadline the first call would trap.
-        store.set_epoch_deadline(engine::deadline_ticks(self.inner.config.deadline));
+        // With epoch interruption on, a store without a deadline would trap at once.
+        if let Some(deadline) = self.inner.config.deadline {
+            store.set_epoch_deadline(engine::deadline_ticks(deadline));
+        }
         store
     }
 
@@ -91,8 +103,12 @@ impl Runtime {
     /// other requests, probes and metrics run in between (without it, `/v2/health/ready` took
     /// up to 1 s behind a 0.7 s detector). Past the deadline it traps, as a call of the other
     /// commands does. Set before each call, so a kept instance gets its full deadline again.
+    /// Without a deadline there are no ticks to yield at (`serve` refuses that runtime).
     pub(crate) fn yield_until_deadline(&self, store: &mut Store<HostState>) {
-        let ends = std::time::Instant::now() + self.inner.config.deadline;
+        let Some(deadline) = self.inner.config.deadline else {
+            return;
+        };
+        let ends = std::time::Instant::now() + deadline;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
             Ok(if std::time::Instant::now() >= ends {
@@ -159,12 +175,7 @@ impl Runtime {
     /// bytes' sha256, wasmtime's version and [`COMPILE_SETTINGS`]) so later processes map it
     /// instead of compiling; see [`code_cache`] for its bound.
     pub fn load_bytes_cached(&self, wasm: &[u8], cache_dir: &Path) -> Result<Model> {
-        let key = crate::pack::sha256_hex(wasm);
-        let path = cache_dir.join(format!(
-            "{}-wasmtime{}-{COMPILE_SETTINGS}.cwasm",
-            &key[..16],
-            wasmtime_version()
-        ));
+        let path = cache_dir.join(self.cache_file_name(wasm));
         check_fits_memory_limit(wasm, self.inner.config.memory_limit)?;
         if path.exists()
             && let Ok(component) = self.deserialize_file(&path)
@@ -197,6 +208,20 @@ impl Runtime {
         }
     }
 
+    /// The compile cache's entry for `wasm` in this engine configuration.
+    fn cache_file_name(&self, wasm: &[u8]) -> String {
+        let key = crate::pack::sha256_hex(wasm);
+        let settings = match self.inner.config.deadline {
+            Some(_) => COMPILE_SETTINGS.to_string(),
+            None => format!("{COMPILE_SETTINGS}{NO_DEADLINE_SETTINGS}"),
+        };
+        format!(
+            "{}-wasmtime{}-{settings}.cwasm",
+            &key[..16],
+            wasmtime_version()
+        )
+    }
+
     fn compile(&self, wasm: &[u8]) -> Result<Component> {
         check_is_component(wasm)?;
         check_fits_memory_limit(wasm, self.inner.config.memory_limit)?;
@@ -212,7 +237,19 @@ impl Runtime {
         // SAFETY: wasmtime checks the header (version, engine settings) before mapping; the
         // remaining trust is that the file was made by `precompile`, as for any .cwasm.
         let component = unsafe { Component::deserialize_file(&self.inner.engine, path) }
-            .map_err(anyhow::Error::from)
+            .map_err(|e| {
+                // wasmtime names the setting; say which flag it comes from.
+                let e = anyhow::Error::from(e);
+                if format!("{e:#}").contains("epoch interruption") {
+                    e.context(
+                        "it was compiled for the other --deadline mode (0 drops the checks \
+                         that enforce a deadline): run `edgeinfer precompile` again with this \
+                         command's --deadline",
+                    )
+                } else {
+                    e
+                }
+            })
             .with_context(|| format!("loading precompiled {}", path.display()))?;
         Ok(component)
     }

@@ -296,7 +296,7 @@ pub(crate) async fn forward(
 fn explain_failure(
     store: &Store<HostState>,
     e: wasmtime::Error,
-    deadline: std::time::Duration,
+    deadline: Option<std::time::Duration>,
 ) -> OipError {
     let failure = store.data().failure(e, deadline);
     let status = match failure {

@@ -138,6 +138,14 @@ impl Running {
 /// Loads the models, binds the listener and serves in the background of the current tokio
 /// runtime. Returns once the server accepts connections.
 pub async fn start(options: ServeOptions) -> Result<Running> {
+    if options.runtime.deadline.is_none() {
+        // Calls yield to the server at each epoch tick; without ticks one long call would
+        // hold a worker, and a looping model would hold it for good.
+        anyhow::bail!(
+            "serve needs a deadline: a server must stop a model that loops and keep answering \
+             while a call runs (--deadline 0 is for trusted batch runs and benchmarks)"
+        );
+    }
     let mut runtime_config = options.runtime.clone();
     // Pool slots: the request instances, as many idle ones with --reuse-instances, plus a
     // few for loading and reload checks.
