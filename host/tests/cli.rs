@@ -320,10 +320,20 @@ fn deadline_zero_runs_without_one_and_serve_refuses_it() {
     assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
 
     // The .cwasm beside the packed model was compiled with the checks: skipped with a
-    // warning that names the flag, and refused when asked for by name.
+    // warning that names the flag (the model is compiled through the cache instead), and
+    // refused when asked for by name.
+    std::fs::remove_dir_all(&cache).unwrap();
     let (beside, warning) = infer(packed_cnn(), "0", "deadline-0-beside");
     assert_eq!(beside, checked);
     assert!(warning.contains("--deadline"), "{warning}");
+    let cached: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        cached.len() == 1 && cached[0].ends_with("-nodeadline.cwasm"),
+        "{cached:?}"
+    );
     let cwasm = Path::new(packed_cnn()).with_extension("cwasm");
     let input = input.to_str().unwrap();
     fails_with(

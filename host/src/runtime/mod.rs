@@ -123,32 +123,18 @@ impl Runtime {
     /// `edgeinfer precompile`), or a `.wasm`, in which case a sibling `.cwasm` newer than it is
     /// used instead of compiling.
     pub fn load(&self, path: &Path) -> Result<Model> {
-        let component = if path.extension().is_some_and(|e| e == "cwasm") {
-            self.deserialize_file(path)?
-        } else {
-            match fresh_precompiled(path) {
-                Some(cwasm) => match self.deserialize_file(&cwasm) {
-                    Ok(component) => component,
-                    Err(e) => {
-                        tracing::warn!("ignoring {}: {e:#}", cwasm.display());
-                        self.compile_file(path)?
-                    }
-                },
-                None => self.compile_file(path)?,
-            }
-        };
-        Model::new(self.clone(), component)
+        self.load_with(path, |wasm| self.compile_file(wasm))
     }
 
-    /// Like [`Runtime::load`], but without a fresh `.cwasm` beside the file the compiled code
-    /// is kept in `cache_dir` by content hash, so the next process maps it instead of
-    /// compiling (seconds for a large model).
+    /// Like [`Runtime::load`], but a `.wasm` without a usable `.cwasm` beside it is compiled
+    /// through `cache_dir`: the compiled code is kept there by content hash, so the next
+    /// process maps it instead of compiling (seconds for a large model).
     pub fn load_cached(&self, path: &Path, cache_dir: Option<&Path>) -> Result<Model> {
         match cache_dir {
-            Some(dir) if compiles_from_wasm(path) => {
-                self.load_bytes_cached(&read_model_file(path)?, dir)
-            }
-            _ => self.load(path),
+            Some(dir) => self.load_with(path, |wasm| {
+                self.compile_cached(&read_model_file(wasm)?, dir)
+            }),
+            None => self.load(path),
         }
     }
 
@@ -161,9 +147,33 @@ impl Runtime {
         cache_dir: Option<&Path>,
     ) -> Result<Model> {
         match cache_dir {
-            Some(dir) if compiles_from_wasm(path) => self.load_bytes_cached(wasm, dir),
-            _ => self.load(path),
+            Some(dir) => self.load_with(path, |_| self.compile_cached(wasm, dir)),
+            None => self.load(path),
         }
+    }
+
+    /// A `.cwasm` as it is; for a `.wasm`, the fresh `.cwasm` beside it if this engine can map
+    /// it (one made for the other `--deadline` mode cannot), else `compile(path)`.
+    fn load_with(
+        &self,
+        path: &Path,
+        compile: impl FnOnce(&Path) -> Result<Component>,
+    ) -> Result<Model> {
+        let component = if path.extension().is_some_and(|e| e == "cwasm") {
+            self.deserialize_file(path)?
+        } else {
+            match fresh_precompiled(path) {
+                Some(cwasm) => match self.deserialize_file(&cwasm) {
+                    Ok(component) => component,
+                    Err(e) => {
+                        tracing::warn!("ignoring {}: {e:#}", cwasm.display());
+                        compile(path)?
+                    }
+                },
+                None => compile(path)?,
+            }
+        };
+        Model::new(self.clone(), component)
     }
 
     /// Compiles a component from bytes.
@@ -175,17 +185,22 @@ impl Runtime {
     /// bytes' sha256, wasmtime's version and [`COMPILE_SETTINGS`]) so later processes map it
     /// instead of compiling; see [`code_cache`] for its bound.
     pub fn load_bytes_cached(&self, wasm: &[u8], cache_dir: &Path) -> Result<Model> {
+        Model::new(self.clone(), self.compile_cached(wasm, cache_dir)?)
+    }
+
+    /// The compiled code of `wasm` from `cache_dir`, or compiled now and stored there.
+    fn compile_cached(&self, wasm: &[u8], cache_dir: &Path) -> Result<Component> {
         let path = cache_dir.join(self.cache_file_name(wasm));
         check_fits_memory_limit(wasm, self.inner.config.memory_limit)?;
         if path.exists()
             && let Ok(component) = self.deserialize_file(&path)
         {
             code_cache::touch(&path);
-            return Model::new(self.clone(), component);
+            return Ok(component);
         }
         let component = self.compile(wasm)?;
         code_cache::store(&path, &component.serialize()?);
-        Model::new(self.clone(), component)
+        Ok(component)
     }
 
     /// Ahead-of-time compiles a component for this engine configuration and host CPU.
@@ -311,11 +326,6 @@ pub(crate) fn fresh_precompiled(wasm: &Path) -> Option<PathBuf> {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let (w, c): (SystemTime, SystemTime) = (modified(wasm)?, modified(&cwasm)?);
     (c >= w).then_some(cwasm)
-}
-
-/// Whether loading `path` means compiling it: a `.wasm` with no fresh `.cwasm` beside it.
-fn compiles_from_wasm(path: &Path) -> bool {
-    fresh_precompiled(path).is_none() && path.extension().is_none_or(|e| e != "cwasm")
 }
 
 /// Reads a model file (a component, a core module for `fit`, or a `.cwasm`), after checking
