@@ -15,6 +15,8 @@
 # (VARIANT=path/to/another/edgeinfer still works: a whole binary built with
 # EDGEINFER_GUEST_WASM=... cargo build --release -p edgeinfer.)
 #
+# BENCH_FLAGS go to every `edgeinfer bench` (e.g. BENCH_FLAGS='--deadline 0').
+#
 # The native column is tract on the ONNX with the same pack flags; for a free batch it runs
 # the symbolic plan (the component runs batch 1 on its specialized plan), so compare it only
 # on rows whose input is fixed.
@@ -24,6 +26,7 @@ RUNS=${1:-20}
 BASE=${EDGEINFER:-target/release/edgeinfer}
 VARIANT=${VARIANT:-$BASE}
 VARIANT_GUEST=${VARIANT_GUEST:-}
+read -ra BENCH_FLAGS <<<"${BENCH_FLAGS:-}"
 [ -n "$VARIANT_GUEST" ] || [ "$VARIANT" != "$BASE" ] ||
   { echo "set VARIANT_GUEST to a guest .wasm (or VARIANT to another edgeinfer binary)" >&2; exit 2; }
 GUEST_FLAG=()
@@ -52,8 +55,8 @@ for entry in "${MODELS[@]}"; do
   # shellcheck disable=SC2086
   "$VARIANT" pack "$onnx" "${GUEST_FLAG[@]}" -o "$WORK/$name-variant.wasm" $flags >/dev/null 2>&1 || { echo "| $name | | variant pack failed | | |"; continue; }
   # shellcheck disable=SC2086
-  "$BASE" bench "$WORK/$name-default.wasm" --runs "$RUNS" --json --onnx "$onnx" ${flags//--dim/--pack-dim} >"$WORK/$name-default.json" 2>/dev/null
-  "$VARIANT" bench "$WORK/$name-variant.wasm" --runs "$RUNS" --json >"$WORK/$name-variant.json" 2>/dev/null
+  "$BASE" bench "$WORK/$name-default.wasm" --runs "$RUNS" "${BENCH_FLAGS[@]}" --json --onnx "$onnx" ${flags//--dim/--pack-dim} >"$WORK/$name-default.json" 2>/dev/null
+  "$VARIANT" bench "$WORK/$name-variant.wasm" --runs "$RUNS" "${BENCH_FLAGS[@]}" --json >"$WORK/$name-variant.json" 2>/dev/null
   python3 - "$WORK/$name-default.json" "$WORK/$name-variant.json" "$name" <<'PY'
 import json, sys
 base, variant = (json.load(open(p)) for p in sys.argv[1:3])
