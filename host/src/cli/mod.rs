@@ -107,7 +107,7 @@ struct LimitArgs {
     memory_limit: Option<usize>,
     /// Deadline of one inference, in seconds; past it the model is stopped [default: 30].
     /// 0 runs without one, for trusted batch runs and benchmarks: the code is compiled
-    /// without the checks that enforce it (14-27% faster on CNNs) and a model that loops
+    /// without the checks that enforce it (0.60-0.87x the time on CNNs) and a model that loops
     /// is never stopped; `serve` refuses 0
     #[arg(long, value_name = "SECS")]
     deadline: Option<f64>,

@@ -15,7 +15,7 @@ pub struct RuntimeConfig {
     /// Wall-clock budget of one `infer` or `metadata` call; past it the guest is interrupted.
     ///
     /// `None` runs without one, for trusted batch runs and benchmarks: the code is then
-    /// compiled without wasmtime's epoch checks, which cost 14-27% of a CNN's call (a check at
+    /// compiled without wasmtime's epoch checks, which cost 13-28% of a CNN's call (a check at
     /// every loop header makes Cranelift keep the loop's vectors on the stack; BENCHMARKS.md,
     /// goal 2), and a model that loops is never stopped. `serve` refuses it.
     pub deadline: Option<Duration>,

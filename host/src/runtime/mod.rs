@@ -182,7 +182,8 @@ impl Runtime {
     }
 
     /// Like [`Runtime::load_bytes`], but keeps the compiled code in `cache_dir` (keyed by the
-    /// bytes' sha256, wasmtime's version and [`COMPILE_SETTINGS`]) so later processes map it
+    /// bytes' sha256, wasmtime's version, [`COMPILE_SETTINGS`] and whether the runtime has a
+    /// deadline) so later processes map it
     /// instead of compiling; see [`code_cache`] for its bound.
     pub fn load_bytes_cached(&self, wasm: &[u8], cache_dir: &Path) -> Result<Model> {
         Model::new(self.clone(), self.compile_cached(wasm, cache_dir)?)
