@@ -13,7 +13,8 @@
 #                       analogue of `-j 2`)
 #   edgeinfer batch -j 1 / -j 2   `$EDGEINFER batch cls.wasm recs/ -o out/ -j J`
 #                       with a precompiled .cwasm beside the .wasm (steady state),
-#                       plus one -j 2 run from the .wasm alone (compile included)
+#                       plus one -j 2 run from the .wasm alone (compile included),
+#                       and -j 1 / -j 2 with --deadline 0 (no epoch checks; its own .cwasm)
 #   native tract        compute-only, from `edgeinfer bench --onnx` (1 thread, no
 #                       file I/O): an upper bound, the "native" of the ratios.
 #                       Hook: if bench/native_hook.sh is executable it is run as
@@ -182,6 +183,13 @@ EOF
       "$EDGEINFER" precompile "$WORK/cls.wasm" >>"$LOG" 2>&1 || say "precompile failed; the runs below compile too"
       timed "edgeinfer batch -j 1" "$WORK/out" "$EDGEINFER" batch -q "$WORK/cls.wasm" "$RECS" "${OUTFLAG[@]}" "$WORK/out" "$JFLAG" 1 || true
       timed "edgeinfer batch -j 2" "$WORK/out" "$EDGEINFER" batch -q "$WORK/cls.wasm" "$RECS" "${OUTFLAG[@]}" "$WORK/out" "$JFLAG" 2 || true
+      # Without a deadline (code without the epoch checks), for trusted jobs; its own .cwasm.
+      if grep -q -- '--deadline' "$WORK/ei-batch-help.txt"; then
+        cp -f "$WORK/cls.wasm" "$WORK/cls-nodeadline.wasm"
+        "$EDGEINFER" precompile "$WORK/cls-nodeadline.wasm" --deadline 0 >>"$LOG" 2>&1 || say "precompile --deadline 0 failed; the runs below compile too"
+        timed "edgeinfer batch -j 1 --deadline 0" "$WORK/out" "$EDGEINFER" batch -q "$WORK/cls-nodeadline.wasm" "$RECS" "${OUTFLAG[@]}" "$WORK/out" "$JFLAG" 1 --deadline 0 || true
+        timed "edgeinfer batch -j 2 --deadline 0" "$WORK/out" "$EDGEINFER" batch -q "$WORK/cls-nodeadline.wasm" "$RECS" "${OUTFLAG[@]}" "$WORK/out" "$JFLAG" 2 --deadline 0 || true
+      fi
       ;;
     native)
       if [ -x "$HERE/native_hook.sh" ]; then
