@@ -733,7 +733,18 @@ fn metrics_parse_as_prometheus_text_and_count_requests() {
         assert_eq!(post(&url, &json_request(), None).status, 200);
     }
     assert_eq!(post(&url, b"not json", None).status, 400);
-    let scrape = scrape_metrics(&server);
+    // The in-flight gauge falls when a call's instance is dropped, just after its answer is
+    // sent (the slot's reset is not the client's to wait for): scrape until it is back to 0,
+    // for a bounded time.
+    let settled = Instant::now() + Duration::from_secs(10);
+    let scrape = loop {
+        let scrape = scrape_metrics(&server);
+        let in_flight = sample(&scrape, "edgeinfer_instances_in_flight", &[]);
+        if in_flight == 0.0 || Instant::now() > settled {
+            break scrape;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let value = |name: &str, labels: &[(&str, &str)]| sample(&scrape, name, labels);
     let model = [("model", "ppocr-cls"), ("version", "1")];
     assert_eq!(
