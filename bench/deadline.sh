@@ -46,6 +46,8 @@ for entry in "${MODELS[@]}"; do
   read -r w0a c0a _ < <(bench "$wasm" 0)
   read -r w30b c30b _ < <(bench "$wasm" 30)
   read -r w0b c0b _ < <(bench "$wasm" 0)
+  [ -n "$w30a" ] && [ -n "$w0a" ] && [ -n "$w30b" ] && [ -n "$w0b" ] ||
+    { echo "| $name | bench failed | | | | | | | |"; continue; }
   python3 - "$name" "$native" "$w30a" "$w30b" "$w0a" "$w0b" "$c30a" "$c30b" "$c0a" "$c0b" <<'PY'
 import sys
 name, native, *v = sys.argv[1:]
