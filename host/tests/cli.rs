@@ -43,6 +43,16 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The file names in a compile-cache folder, sorted.
+fn cache_entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Runs and expects failure with exit code 1 and a single `error: ...` line containing `needle`.
 fn fails_with(args: &[&str], needle: &str) {
     let o = edgeinfer(args);
@@ -261,10 +271,7 @@ fn the_compile_cache_is_bounded_and_never_fails_a_load() {
     std::fs::write(cache.join("0000-old.cwasm"), vec![0u8; 4096]).unwrap();
     let o = infer(&cache, "0");
     assert!(o.status.success(), "{}", stderr(&o));
-    let left: Vec<String> = std::fs::read_dir(&cache)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let left = cache_entries(&cache);
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(
         left[0].ends_with(".cwasm") && left[0] != "0000-old.cwasm",
@@ -308,16 +315,12 @@ fn deadline_zero_runs_without_one_and_serve_refuses_it() {
     let want =
         edgeinfer::npy::read_npy_file(&cnn_dir().join("expected/probs.npy"), "probs").unwrap();
     assert!(unchecked.max_abs_diff(&want).unwrap() <= 1e-5);
-    let mut entries: Vec<String> = std::fs::read_dir(&cache)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    entries.sort();
+    let entries = cache_entries(&cache);
     assert_eq!(entries.len(), 2, "one compiled code per kind: {entries:?}");
     assert!(entries[0].ends_with("-s2-nodeadline.cwasm"), "{entries:?}");
     // Each kind finds its own entry again instead of overwriting the other's.
     infer(wasm.to_str().unwrap(), "0", "deadline-0-again");
-    assert_eq!(std::fs::read_dir(&cache).unwrap().count(), 2);
+    assert_eq!(cache_entries(&cache), entries);
 
     // The .cwasm beside the packed model was compiled with the checks: skipped with a
     // warning that names the flag (the model is compiled through the cache instead), and
@@ -326,10 +329,7 @@ fn deadline_zero_runs_without_one_and_serve_refuses_it() {
     let (beside, warning) = infer(packed_cnn(), "0", "deadline-0-beside");
     assert_eq!(beside, checked);
     assert!(warning.contains("--deadline"), "{warning}");
-    let cached: Vec<String> = std::fs::read_dir(&cache)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let cached = cache_entries(&cache);
     assert!(
         cached.len() == 1 && cached[0].ends_with("-nodeadline.cwasm"),
         "{cached:?}"
