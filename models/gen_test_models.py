@@ -289,10 +289,57 @@ def make_slow(rng: np.random.Generator):
     return _finish(graph), inputs
 
 
+def make_gemm_tiles(rng: np.random.Generator):
+    """Matrix products on which the guest's own 4x8 GEMM kernel runs (engine/src/wasm_gemm.rs:
+    k >= 64, more than one column), with every step tract fuses into it: per-channel scale and
+    bias (batch norm), Clip, a residual Add, LeakyRelu; partial tiles (21 and 13 rows, 99
+    columns) and odd k (189, 67) for the kernel's tail step."""
+    f32 = np.float32
+    w_a = (rng.standard_normal((21, 8, 3, 3)) * 0.2).astype(f32)  # k = 72
+    b_a = (rng.standard_normal(21) * 0.1).astype(f32)
+    bn = [(rng.random(21) + 0.5).astype(f32), (rng.standard_normal(21) * 0.1).astype(f32),
+          (rng.standard_normal(21) * 0.1).astype(f32), (rng.random(21) + 0.5).astype(f32)]
+    w_b = (rng.standard_normal((13, 21, 3, 3)) * 0.1).astype(f32)  # k = 189
+    b_b = (rng.standard_normal(13) * 0.1).astype(f32)
+    w_skip = (rng.standard_normal((13, 8, 1, 1)) * 0.3).astype(f32)
+    w_z = (rng.standard_normal((67, 19)) * 0.15).astype(f32)  # k = 67
+    b_z = (rng.standard_normal(19) * 0.1).astype(f32)
+    nodes = [
+        helper.make_node("Conv", ["x", "w_a", "b_a"], ["a"], kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1], name="conv_a"),
+        helper.make_node("BatchNormalization", ["a", "bn_scale", "bn_bias", "bn_mean", "bn_var"],
+                         ["a_bn"], name="bn_a"),
+        helper.make_node("Clip", ["a_bn", "zero", "six"], ["a6"], name="relu6_a"),
+        helper.make_node("Conv", ["a6", "w_b", "b_b"], ["b"], kernel_shape=[3, 3],
+                         pads=[1, 1, 1, 1], name="conv_b"),
+        helper.make_node("Conv", ["x", "w_skip"], ["skip"], kernel_shape=[1, 1], name="conv_skip"),
+        helper.make_node("Add", ["b", "skip"], ["res"], name="residual"),
+        helper.make_node("LeakyRelu", ["res"], ["y"], alpha=0.1, name="leaky"),
+        helper.make_node("MatMul", ["rows", "w_z"], ["z_mm"], name="mm_z"),
+        helper.make_node("Add", ["z_mm", "b_z"], ["z_add"], name="add_z"),
+        helper.make_node("Relu", ["z_add"], ["z"], name="relu_z"),
+    ]
+    graph = helper.make_graph(
+        nodes, "gemm_tiles",
+        inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 9, 11]),
+                helper.make_tensor_value_info("rows", TensorProto.FLOAT, [1, 13, 67])],
+        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 13, 9, 11]),
+                 helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 13, 19])],
+        initializer=[_init("w_a", w_a), _init("b_a", b_a), _init("bn_scale", bn[0]),
+                     _init("bn_bias", bn[1]), _init("bn_mean", bn[2]), _init("bn_var", bn[3]),
+                     _init("zero", np.array(0, dtype=f32)), _init("six", np.array(6, dtype=f32)),
+                     _init("w_b", w_b), _init("b_b", b_b), _init("w_skip", w_skip),
+                     _init("w_z", w_z), _init("b_z", b_z)],
+    )
+    inputs = {"x": rng.random((1, 8, 9, 11), dtype=np.float32),
+              "rows": rng.standard_normal((1, 13, 67)).astype(f32)}
+    return _finish(graph), inputs
+
+
 MODELS = {"cnn": make_cnn, "mlp": make_mlp, "int64": make_int64, "tabular": make_tabular,
           "dynaxes": make_dynaxes, "shape_out": make_shape_out, "passthrough": make_passthrough,
           "zipmap": make_zipmap, "huge_const": make_huge_const, "huge_input": make_huge_input,
-          "slow": make_slow}
+          "slow": make_slow, "gemm_tiles": make_gemm_tiles}
 
 
 def write_case(name: str, model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> None:

@@ -22,6 +22,8 @@ pub mod scrub;
 pub mod state;
 mod tensors;
 pub mod types;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm_gemm;
 
 pub use types::{Dimension, Error, ErrorCode, ModelMetadata, NamedTensor, Tensor, TensorInfo};
 

@@ -35,6 +35,13 @@ fn mlp_matches_onnxruntime() {
     check_parity(&model_case("test", "mlp"));
 }
 
+/// The guest's own GEMM kernel (engine/src/wasm_gemm.rs) on partial tiles, odd k and every
+/// step tract fuses into a product (models/gen_test_models.py, `make_gemm_tiles`).
+#[test]
+fn gemm_kernel_tiles_match_onnxruntime() {
+    check_parity(&model_case("test", "gemm_tiles"));
+}
+
 #[test]
 fn int64_model_matches_onnxruntime() {
     let outputs = check_parity(&model_case("test", "int64"));
