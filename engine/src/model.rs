@@ -56,6 +56,8 @@ impl LoadedModel {
         nnef: &mut dyn std::io::Read,
         preinitialized: bool,
     ) -> Result<LoadedModel, Error> {
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        crate::wasm_gemm::keep_linked();
         let mut framework = tract_nnef::nnef().with_onnx();
         framework.allow_extended_identifier_syntax(true);
         edgeinfer_ops::register_nnef(&mut framework);

@@ -220,6 +220,12 @@ inventory::submit! {
     linalg::mmm_routines::MmmRoutine { make }
 }
 
+/// Called where plans are built: wasm-ld drops an object that nothing references, registry
+/// entries included, and then tract would silently run its own kernel.
+pub(crate) fn keep_linked() {
+    std::hint::black_box(make as fn() -> Box<dyn MatMatMul>);
+}
+
 /// Below this k a product is a few steps long, and the per-tile work (half the tile, so
 /// twice the tiles of tract's 8x8) outweighs the loop: without this bound
 /// paraphrase-MiniLM-L3, whose attention products have k = 32 and k = the sequence length,
