@@ -6,6 +6,7 @@
 #
 #   bench/batching.sh                       (the corpus must be fetched: models/corpus/fetch)
 #   MODELS="sklearn-mlp-reg" DURATION=5s CONNS=32 bench/batching.sh
+#   MODELS="$(. bench/tools/panel.sh; echo $PANEL)" bench/batching.sh    (issue 12's panel)
 #
 # Environment: MODELS, DURATION [10s], WARMUP [2s], CONNS [32],
 #   VARIANTS ["off=;b8=--max-batch 8;b32=--max-batch 32"] (LABEL=serve flags, `;`-separated).
@@ -22,6 +23,10 @@ PORT=18011
 WORK=bench/work/batching
 # shellcheck source=tools/corpus_serve.sh
 . bench/tools/corpus_serve.sh
+# The panel's models are packed as they are served elsewhere (PANEL_FLAGS: the classifier at
+# batch 1, the detector at 320x320); the others with their case.json flags.
+# shellcheck source=tools/panel.sh
+. bench/tools/panel.sh
 
 # time_server BODY -> "rps p50 p99 non2xx" (first checks one request answers 200)
 time_server() {
@@ -42,7 +47,7 @@ echo "|---$(printf '|---:%.0s' $(seq $(( ${#VARS[@]} + 3 ))))|"
 for name in $MODELS; do
   dir=models/corpus/$name
   [ -f "$dir/model.onnx" ] || { echo "| $name | not fetched |"; continue; }
-  pack_corpus_model "$name" || { echo "| $name | pack failed |"; continue; }
+  pack_corpus_model "$name" "${PANEL_FLAGS[$name]:-}" || { echo "| $name | pack failed |"; continue; }
   row="| $name"
   "$PY" bench/fastapi_ort/app.py --model "$dir/model.onnx" --name model --host 127.0.0.1 --port $PORT --workers 2 --threads 1 >"$WORK/fastapi.log" 2>&1 &
   PID=$!
