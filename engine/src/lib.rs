@@ -10,7 +10,8 @@
 //! Modules: [`types`] are the tensors, metadata and errors the front doors convert from,
 //! [`state`] holds the one model of this instance, [`model`] loads and describes it,
 //! [`tensors`] validates and converts tensors, [`http`] answers OIP v2 requests, [`scrub`]
-//! keeps pack-time garbage (freed buffers, allocator bookkeeping) out of the snapshot. With
+//! keeps pack-time garbage (freed buffers, allocator bookkeeping) out of the snapshot, and in
+//! wasm `wasm_gemm` adds a matrix-multiply kernel to tract's dispatch. With
 //! the `op-profile` feature, `op_profile` times every call's operators (for
 //! `edgeinfer bench --op-profile`; never in a shipped guest).
 
